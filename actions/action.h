@@ -1,0 +1,66 @@
+// The action interface. An action is a name plus a run() function; its inputs,
+// platforms and outputs are described by schemas/actions/<Name>.json. The engine
+// resolves and checks the inputs before run() sees them, and reaches actions only
+// through the table in actions/registry.cpp.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "agent/sys/process.h"
+
+namespace kiln {
+
+// What ExecuteDocument asks the engine for: run another document as a child.
+struct ChildDocumentRequest {
+  std::string document;    // path as written (relative to the parent's folder)
+  std::string phases;      // comma-separated; empty = all
+  nlohmann::json parameters = nlohmann::json::array();  // [{name, value}]
+};
+
+struct ChildDocumentResult {
+  bool success = false;
+  std::string failure_message;
+  nlohmann::json summary = nlohmann::json::object();  // the 7 summary outputs
+  nlohmann::json detailed_output;                      // the child's run record
+};
+
+struct ActionContext {
+  std::string action;                  // the action's name
+  nlohmann::json inputs;               // resolved, defaults filled: one map, or a list of maps
+  std::string work_directory;          // a fresh folder for this attempt (scripts go here)
+  std::chrono::milliseconds timeout{-1};  // what is left of the step's budget; negative: none
+  const std::atomic<bool>* cancel = nullptr;
+  // A line (or chunk of lines) of the step's own output: console.log and the terminal.
+  std::function<void(sys::OutputStream, std::string_view)> output;
+  // A line for application.log.
+  std::function<void(const std::string&)> log;
+  // Runs a child document (ExecuteDocument); set by the engine.
+  std::function<ChildDocumentResult(const ChildDocumentRequest&)> run_document;
+  // Output kept in memory for chaining is bounded; the full output goes to disk.
+  size_t max_captured_output = 4 * 1024 * 1024;
+};
+
+struct ActionResult {
+  bool success = false;
+  bool timed_out = false;
+  bool reboot_requested = false;  // exit code 194
+  std::string failure_message;
+  nlohmann::json outputs = nlohmann::json::object();
+  nlohmann::json detailed_output;  // ExecuteDocument: the child's run record
+};
+
+using ActionFunction = ActionResult (*)(ActionContext&);
+
+struct ActionEntry {
+  std::string_view name;
+  ActionFunction run;
+};
+
+// The implemented actions, one explicit line each (actions/registry.cpp).
+const ActionEntry* find_action(std::string_view name);
+
+}  // namespace kiln

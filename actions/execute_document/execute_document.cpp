@@ -1,0 +1,26 @@
+// ExecuteDocument: runs another component document as a child execution (own
+// execution id, own parameters); the engine loads, validates and runs it.
+#include "actions/action.h"
+
+namespace kiln {
+
+ActionResult run_execute_document(ActionContext& context) {
+  ActionResult result;
+  if (!context.run_document) {
+    result.failure_message = "ExecuteDocument is not available here";
+    return result;
+  }
+  ChildDocumentRequest request;
+  request.document = context.inputs["document"].get<std::string>();
+  request.phases = context.inputs.value("phases", std::string());
+  if (context.inputs.contains("parameters") && context.inputs["parameters"].is_array())
+    request.parameters = context.inputs["parameters"];
+  ChildDocumentResult child = context.run_document(request);
+  result.success = child.success;
+  result.failure_message = child.failure_message;
+  result.outputs = child.summary;
+  result.detailed_output = child.detailed_output;
+  return result;
+}
+
+}  // namespace kiln

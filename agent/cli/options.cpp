@@ -1,0 +1,131 @@
+#include "agent/cli/options.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+namespace kiln {
+namespace po = boost::program_options;
+
+std::vector<std::string> split_comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string parse_parameter_list(const std::string& text, std::map<std::string, std::string>& out) {
+  std::vector<std::string> pairs{""};
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == ',' || text[i + 1] == '=' || text[i + 1] == '\\')) {
+      pairs.back() += '\x01';  // an escaped character, restored below
+      pairs.back() += text[++i];
+    } else if (text[i] == ',') {
+      pairs.emplace_back();
+    } else {
+      pairs.back() += text[i];
+    }
+  }
+  auto unescape = [](const std::string& s) {
+    std::string r;
+    for (char c : s)
+      if (c != '\x01') r += c;
+    return r;
+  };
+  for (const auto& pair : pairs) {
+    size_t eq = std::string::npos;
+    for (size_t i = 0; i < pair.size(); ++i) {
+      if (pair[i] == '\x01') {
+        ++i;
+        continue;
+      }
+      if (pair[i] == '=') {
+        eq = i;
+        break;
+      }
+    }
+    if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size())
+      return "--parameters: '" + unescape(pair) +
+             "' is not NAME=VALUE (both are required; escape a comma or '=' in a value as \\, or \\=)";
+    out[unescape(pair.substr(0, eq))] = unescape(pair.substr(eq + 1));
+  }
+  return {};
+}
+
+std::string usage_text(const std::string& program) {
+  return "Usage:\n"
+         "  " + program + " run      --documents a.yml[,b.yml] [options]   run component documents\n"
+         "  " + program + " run      --config run.json [options]           run what a config file says\n"
+         "  " + program + " validate --documents a.yml[,b.yml] [--os-platforms linux|windows|darwin] [--format json]\n"
+         "  " + program + " --version | --help\n"
+         "\n"
+         "Options:\n"
+         "  -d, --documents LIST          comma-separated document paths\n"
+         "  -c, --config FILE             JSON run configuration (excludes --documents/--parameters)\n"
+         "  -p, --phases LIST             phases to run (document order is kept); default all\n"
+         "      --parameters N=V,...      parameter values (escape ',' and '=' as \\, and \\=)\n"
+         "  -i, --execution-id ID         execution id (default: a random UUID)\n"
+         "  -l, --log-directory DIR       where TOE_<time>_<id>/ is created (default: .)\n"
+         "  -s, --state-directory DIR     reboot/resume state (accepted; resume is not in this build yet)\n"
+         "  -t, --trace                   also print the application log to the console\n"
+         "      --os-platforms OS         validate for linux, windows or darwin instead of this host\n"
+         "      --blocked-action-modules  comma-separated actions that must not run\n"
+         "      --format text|json        diagnostics format (validate)\n"
+         "\n"
+         "Exit codes: 0 success, 1 run failed, 2 usage error, 3 document invalid or refused.\n";
+}
+
+std::string parse_command_line(int argc, char** argv, CliOptions& out) {
+  po::options_description options;
+  std::string documents, phases, parameters, blocked;
+  options.add_options()
+      ("help,h", "")("version,v", "")
+      ("documents,d", po::value(&documents), "")("config,c", po::value(&out.config), "")
+      ("phases,p", po::value(&phases), "")("parameters", po::value(&parameters), "")
+      ("execution-id,i", po::value(&out.execution_id), "")
+      ("log-directory,l", po::value(&out.log_directory), "")
+      ("state-directory,s", po::value(&out.state_directory), "")
+      ("trace,t", po::bool_switch(&out.trace), "")
+      ("os-platforms", po::value(&out.os_platform), "")
+      ("blocked-action-modules", po::value(&blocked), "")
+      ("format", po::value(&out.format), "")
+      ("log-s3-bucket-name,b", po::value<std::string>(), "")("log-s3-key-prefix,k", po::value<std::string>(), "")
+      ("log-s3-bucket-owner", po::value<std::string>(), "")("document-s3-bucket-owner", po::value<std::string>(), "")
+      ("cw-log-group", po::value<std::string>(), "")("cw-log-stream", po::value<std::string>(), "")
+      ("cw-log-region", po::value<std::string>(), "")("cw-ignore-failures", po::value<std::string>()->implicit_value("true"), "");
+  po::options_description hidden;
+  hidden.add_options()("command", po::value(&out.command), "");
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return e.what();
+  }
+  out.show_help = vm.count("help") > 0;
+  out.show_version = vm.count("version") > 0;
+  out.documents = split_comma_list(documents);
+  out.phases = split_comma_list(phases);
+  for (const auto& b : split_comma_list(blocked)) out.blocked_actions.insert(b);
+  if (vm.count("parameters")) {
+    out.parameters_given = true;
+    if (std::string error = parse_parameter_list(parameters, out.parameters); !error.empty()) return error;
+  }
+  for (const char* flag : {"log-s3-bucket-name", "log-s3-key-prefix", "log-s3-bucket-owner", "document-s3-bucket-owner",
+                           "cw-log-group", "cw-log-stream", "cw-log-region", "cw-ignore-failures"})
+    if (vm.count(flag)) out.unsupported.push_back(std::string("--") + flag);
+  if (!out.command.empty() && out.command != "run" && out.command != "validate")
+    return "unknown command '" + out.command + "' (expected run or validate)";
+  if (out.format != "text" && out.format != "json") return "--format must be text or json";
+  if (!out.os_platform.empty() && out.os_platform != "linux" && out.os_platform != "windows" &&
+      out.os_platform != "darwin")
+    return "--os-platforms must be linux, windows or darwin";
+  return {};
+}
+
+}  // namespace kiln

@@ -1,0 +1,37 @@
+// The command line: AWSTOE's flags with their meaning, plus kiln's extras.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct CliOptions {
+  std::string command;  // "run", "validate", or "" for --version/--help
+  bool show_help = false;
+  bool show_version = false;
+  std::vector<std::string> documents;
+  std::string config;
+  std::vector<std::string> phases;
+  std::map<std::string, std::string> parameters;
+  bool parameters_given = false;
+  std::string execution_id;
+  std::string log_directory;
+  std::string state_directory;
+  std::string os_platform;  // --os-platforms
+  std::set<std::string> blocked_actions;
+  std::string format = "text";  // validate: text | json
+  bool trace = false;
+  std::vector<std::string> unsupported;  // flags accepted for compatibility but refused
+};
+
+// Parses argv. Returns "" or an error message (a usage error, exit code 2).
+std::string parse_command_line(int argc, char** argv, CliOptions& out);
+std::string usage_text(const std::string& program);
+
+// "a=1,b=2" with "\," and "\=" escapes; names and values are both required.
+std::string parse_parameter_list(const std::string& text, std::map<std::string, std::string>& out);
+std::vector<std::string> split_comma_list(const std::string& text);
+
+}  // namespace kiln

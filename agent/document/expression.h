@@ -1,0 +1,39 @@
+// The {{ ... }} expressions inside document strings: finding and classifying them.
+// Resolution happens in the engine; validation uses this to check references.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+enum class ExpressionKind {
+  Variable,    // {{ Name }}: a parameter or constant
+  LoopValue,   // {{ loop.index }}, {{ loop.value }}, {{ <loopName>.index|value }}
+  Chaining,    // {{ phase.step.inputs[i].key }} / {{ phase.step.outputs.key }}
+  Environment, // {{ env:NAME }}
+  Context,     // {{ context:KEY }}
+  Ssm,         // {{ aws:ssm:/name }} and {{ aws:ssm:resolve(x) }}
+  Imds,        // {{ aws:imds:path }}
+  Invalid,     // anything else: a syntax error
+};
+
+struct Expression {
+  size_t begin = 0;   // offset of "{{" in the string
+  size_t end = 0;     // offset just past "}}"
+  std::string text;   // the inside, trimmed
+  ExpressionKind kind = ExpressionKind::Invalid;
+  // Chaining parts; LoopValue uses `phase` for the loop name and `key` for index|value.
+  std::string phase, step, section, key;
+  std::optional<size_t> index;
+};
+
+// Every {{ }} in `s`, in order. An unterminated "{{" yields an Invalid expression
+// spanning to the end of the string.
+std::vector<Expression> find_expressions(std::string_view s);
+
+// The context: keys AWSTOE documents.
+const std::vector<std::string>& context_keys();
+
+}  // namespace kiln

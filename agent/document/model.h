@@ -1,0 +1,59 @@
+// The typed model of a validated component document. The engine runs this; it is
+// only built for documents without errors.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/document/source_map.h"
+
+namespace kiln {
+
+struct LoopSpec {
+  std::string name;  // optional; "" when unnamed
+  enum class Kind { For, ForEachList, ForEachString } kind = Kind::For;
+  int64_t start = 0, end = 0, update_by = 1;  // For
+  nlohmann::json items;                       // ForEachList: strings (may hold {{ }})
+  std::string list;                           // ForEachString
+  char delimiter = ',';
+};
+
+struct StepSpec {
+  std::string name;
+  std::string action;
+  int64_t timeout_seconds = 7200;  // -1: none
+  std::string on_failure = "Abort";
+  int64_t max_attempts = 1;
+  bool has_inputs = false;
+  nlohmann::json inputs;           // as written (plain scalars coerced), a map or a list
+  bool has_if = false;
+  nlohmann::json if_condition;
+  std::optional<LoopSpec> loop;
+  std::string pointer;             // JSON pointer of the step, for locations
+};
+
+struct PhaseSpec {
+  std::string name;
+  std::vector<StepSpec> steps;
+};
+
+struct ParameterSpec {
+  std::string name;
+  std::string type = "string";
+  std::optional<std::string> default_value;
+  std::string description;
+};
+
+struct Document {
+  LoadedDocument source;
+  std::string name;
+  std::string description;
+  std::vector<ParameterSpec> parameters;
+  std::map<std::string, std::string> constants;
+  std::vector<PhaseSpec> phases;
+};
+
+}  // namespace kiln

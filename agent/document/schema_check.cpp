@@ -1,0 +1,250 @@
+#include "agent/document/schema_check.h"
+
+#include <algorithm>
+
+#include "agent/document/suggest.h"
+
+namespace kiln {
+namespace {
+
+std::string last_token(const std::string& pointer) {
+  auto slash = pointer.rfind('/');
+  std::string token = slash == std::string::npos ? pointer : pointer.substr(slash + 1);
+  std::string out;
+  for (size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size()) {
+      out += token[i + 1] == '1' ? '/' : '~';
+      ++i;
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> schema_types(const nlohmann::json& schema) {
+  std::vector<std::string> types;
+  if (auto it = schema.find("type"); it != schema.end()) {
+    if (it->is_string()) types.push_back(it->get<std::string>());
+    else if (it->is_array())
+      for (const auto& t : *it) types.push_back(t.get<std::string>());
+  }
+  return types;
+}
+
+bool type_matches(const nlohmann::json& value, const std::string& type) {
+  if (type == "string") return value.is_string();
+  if (type == "integer") return value.is_number_integer();
+  if (type == "number") return value.is_number();
+  if (type == "boolean") return value.is_boolean();
+  if (type == "object") return value.is_object();
+  if (type == "array") return value.is_array();
+  if (type == "null") return value.is_null();
+  return false;
+}
+
+bool accepts(const nlohmann::json& schema, const nlohmann::json& value) {
+  auto types = schema_types(schema);
+  if (types.empty()) return true;
+  return std::any_of(types.begin(), types.end(), [&](const std::string& t) { return type_matches(value, t); });
+}
+
+bool accepts_string(const nlohmann::json& schema) {
+  auto types = schema_types(schema);
+  return std::find(types.begin(), types.end(), "string") != types.end();
+}
+
+bool has_expression(const nlohmann::json& value) {
+  return value.is_string() && value.get_ref<const std::string&>().find("{{") != std::string::npos;
+}
+
+std::string describe(const std::vector<std::string>& types) {
+  std::vector<std::string> words;
+  for (const auto& t : types)
+    words.push_back(t == "integer" ? "an integer" : t == "object" ? "a map" : t == "array" ? "a list" : "a " + t);
+  return join_words(words, " or ");
+}
+
+class Walker {
+ public:
+  Walker(const nlohmann::json& root_schema, const SourceMap& map, std::string base, bool report)
+      : root_(root_schema), map_(map), base_(std::move(base)), report_(report) {}
+
+  std::vector<SchemaProblem> problems;
+
+  void walk(nlohmann::json& value, const nlohmann::json& schema_in, const std::string& pointer) {
+    // A {{ }} expression may stand for a boolean, enum or pattern value: it is checked
+    // again once resolved, just before the action runs.
+    if (has_expression(value)) return;
+    const nlohmann::json& schema = resolve(schema_in);
+    for (const char* combinator : {"oneOf", "anyOf"}) {
+      auto it = schema.find(combinator);
+      if (it == schema.end() || !it->is_array()) continue;
+      // Pick the branch whose type fits; its details are left to valijson.
+      for (const auto& branch_in : *it) {
+        const nlohmann::json& branch = resolve(branch_in);
+        if (accepts(branch, value) && !schema_types(branch).empty()) {
+          walk_without_types(value, branch, pointer);
+          return;
+        }
+      }
+      for (const auto& branch_in : *it)
+        if (accepts_string(resolve(branch_in)) && coerce(value, pointer)) return;
+      return;
+    }
+    auto types = schema_types(schema);
+    if (!types.empty() && !accepts(schema, value)) {
+      if (accepts_string(schema) && coerce(value, pointer)) {
+        // now a string: fall through to the string checks (enum)
+      } else {
+        report(pointer, false, "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
+                                   (value.is_null() ? "empty" : describe({json_type_name(value)})),
+               hint_from(schema));
+        return;
+      }
+    }
+    walk_without_types(value, schema, pointer);
+  }
+
+ private:
+  const nlohmann::json& resolve(const nlohmann::json& schema) const {
+    const nlohmann::json* s = &schema;
+    for (int guard = 0; guard < 8 && s->is_object() && s->contains("$ref"); ++guard) {
+      std::string ref = (*s)["$ref"].get<std::string>();
+      if (ref.rfind("#", 0) != 0) break;
+      try {
+        s = &root_.at(nlohmann::json::json_pointer(ref.substr(1)));
+      } catch (...) {
+        break;
+      }
+    }
+    return *s;
+  }
+
+  bool coerce(nlohmann::json& value, const std::string& pointer) {
+    if (value.is_string() || value.is_array() || value.is_object()) return false;
+    const SourceEntry* entry = map_.find(base_ + pointer);
+    if (!entry || !entry->plain_scalar || value.is_null()) return false;
+    value = entry->raw;
+    return true;
+  }
+
+  void report(const std::string& pointer, bool at_key, std::string message, std::string hint) {
+    if (report_) problems.push_back({pointer, at_key, std::move(message), std::move(hint)});
+  }
+
+  static std::string hint_from(const nlohmann::json& schema) {
+    if (auto it = schema.find("description"); it != schema.end() && it->is_string()) return it->get<std::string>();
+    return {};
+  }
+
+  void walk_without_types(nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
+    if (auto it = schema.find("enum"); it != schema.end() && it->is_array() && value.is_string()) {
+      bool found = std::find(it->begin(), it->end(), value) != it->end();
+      if (!found) {
+        std::vector<std::string> allowed;
+        for (const auto& v : *it) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+        std::string guess = nearest(value.get<std::string>(), allowed);
+        report(pointer, false,
+               "'" + last_token(pointer) + "' must be one of " + join_words(allowed, " or ") + ", not '" +
+                   value.get<std::string>() + "'",
+               guess.empty() ? hint_from(schema) : "did you mean '" + guess + "'? (values are case-sensitive)");
+      }
+    }
+    if (value.is_number() && schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>())
+      report(pointer, false, "'" + last_token(pointer) + "' must be at least " + schema["minimum"].dump(),
+             hint_from(schema));
+    if (value.is_object()) walk_object(value, schema, pointer);
+    if (value.is_array()) {
+      if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>())
+        report(pointer, false,
+               "'" + last_token(pointer) + "' needs at least " + schema["minItems"].dump() + " item" +
+                   (schema["minItems"].get<size_t>() == 1 ? "" : "s"),
+               hint_from(schema));
+      if (auto items = schema.find("items"); items != schema.end() && items->is_object())
+        for (size_t i = 0; i < value.size(); ++i) walk(value[i], *items, pointer_append(pointer, i));
+    }
+  }
+
+  void walk_object(nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
+    const nlohmann::json empty = nlohmann::json::object();
+    const nlohmann::json& properties = schema.contains("properties") ? schema["properties"] : empty;
+    if (auto required = schema.find("required"); required != schema.end())
+      for (const auto& key : *required)
+        if (!value.contains(key.get<std::string>())) {
+          std::string name = key.get<std::string>();
+          std::string hint;
+          if (properties.contains(name)) hint = hint_from(resolve(properties[name]));
+          report(pointer, false, "missing required key '" + name + "'",
+                 hint.empty() ? "add '" + name + ":'" : "add '" + name + ":' (" + hint + ")");
+        }
+    bool closed = schema.contains("additionalProperties") && schema["additionalProperties"].is_boolean() &&
+                  !schema["additionalProperties"].get<bool>();
+    std::vector<std::string> allowed;
+    for (const auto& [k, _] : properties.items()) allowed.push_back(k);
+    for (auto& [key, child] : value.items()) {
+      std::string child_pointer = pointer_append(pointer, key);
+      if (properties.contains(key)) {
+        walk(child, properties[key], child_pointer);
+      } else if (auto extra = schema.find("additionalProperties"); extra != schema.end() && extra->is_object()) {
+        walk(child, *extra, child_pointer);
+      } else if (closed) {
+        std::string guess = nearest(key, allowed);
+        std::string hint = guess.empty() ? "" : "did you mean '" + guess + "'? ";
+        hint += allowed.empty() ? "no keys are allowed here" : "allowed keys: " + join_words(allowed);
+        report(child_pointer, true, "unknown key '" + key + "'", hint);
+      }
+    }
+  }
+
+  const nlohmann::json& root_;
+  const SourceMap& map_;
+  std::string base_;
+  bool report_;
+};
+
+bool related(const std::string& a, const std::string& b) {
+  auto prefix = [](const std::string& p, const std::string& q) {
+    return q.size() >= p.size() && q.compare(0, p.size(), p) == 0 && (q.size() == p.size() || q[p.size()] == '/');
+  };
+  return prefix(a, b) || prefix(b, a);
+}
+
+}  // namespace
+
+std::string json_type_name(const nlohmann::json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return "boolean";
+  if (value.is_number_integer()) return "integer";
+  if (value.is_number()) return "number";
+  if (value.is_string()) return "string";
+  if (value.is_array()) return "array";
+  return "object";
+}
+
+void coerce_plain_scalars(nlohmann::json& value, const nlohmann::json& schema, const SourceMap& source_map,
+                          const std::string& source_base) {
+  Walker walker(schema, source_map, source_base, false);
+  walker.walk(value, schema, "");
+}
+
+std::vector<SchemaProblem> check_against_schema(nlohmann::json& value, const nlohmann::json& schema,
+                                                const JsonSchema& compiled, const SourceMap& source_map,
+                                                const std::string& source_base) {
+  Walker walker(schema, source_map, source_base, true);
+  walker.walk(value, schema, "");
+  std::vector<SchemaProblem> problems = std::move(walker.problems);
+  size_t friendly = problems.size();
+  for (auto& violation : compiled.validate(value)) {
+    bool explained = false;
+    try {
+      explained = has_expression(value.at(nlohmann::json::json_pointer(violation.pointer)));
+    } catch (...) {
+    }
+    for (size_t i = 0; i < friendly && !explained; ++i) explained = related(problems[i].pointer, violation.pointer);
+    if (!explained) problems.push_back({violation.pointer, false, violation.message, ""});
+  }
+  return problems;
+}
+
+}  // namespace kiln

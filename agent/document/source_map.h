@@ -1,0 +1,51 @@
+// A loaded document: its text, the JSON it became, and a source map from every JSON
+// pointer to where that value (and its map key) were written, so that every
+// diagnostic can say FILE:LINE:COL.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/document/diagnostic.h"
+
+namespace kiln {
+
+struct SourceEntry {
+  int line = 0;        // of the value, 1-based
+  int column = 0;
+  int key_line = 0;    // of the map key that holds the value (0 for list items/root)
+  int key_column = 0;
+  bool plain_scalar = false;  // an unquoted YAML scalar: its text may stand for a string
+  std::string raw;            // the scalar's text as written (plain scalars only)
+};
+
+class SourceMap {
+ public:
+  void set(const std::string& pointer, SourceEntry entry) { entries_[pointer] = std::move(entry); }
+  const SourceEntry* find(const std::string& pointer) const;
+  // Where the value at `pointer` was written; walks up to the nearest known ancestor.
+  SourceLocation value_location(const std::string& file, const std::string& pointer) const;
+  // Where the key holding the value at `pointer` was written (falls back to the value).
+  SourceLocation key_location(const std::string& file, const std::string& pointer) const;
+
+ private:
+  std::unordered_map<std::string, SourceEntry> entries_;
+};
+
+struct LoadedDocument {
+  std::string path;               // as given by the user
+  std::string text;               // the bytes read
+  nlohmann::json root;            // the document as JSON
+  SourceMap source_map;
+  // The line of `text` numbered `line` (1-based), without its newline.
+  std::string source_line(int line) const;
+  SourceLocation at(const std::string& pointer) const { return source_map.value_location(path, pointer); }
+  SourceLocation key_at(const std::string& pointer) const { return source_map.key_location(path, pointer); }
+};
+
+// JSON pointer helpers: "/phases/0/steps" style, with ~0 and ~1 escapes.
+std::string pointer_append(const std::string& pointer, const std::string& key);
+std::string pointer_append(const std::string& pointer, size_t index);
+
+}  // namespace kiln

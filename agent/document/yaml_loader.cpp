@@ -1,0 +1,287 @@
+#include "agent/document/yaml_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace kiln {
+namespace {
+
+// Finds the first NUL byte or invalid UTF-8 sequence; yaml-cpp silently stops at a
+// NUL and mangles bad UTF-8, so these are caught before it sees the text.
+bool check_bytes(const std::string& path, const std::string& text, Diagnostics& diagnostics) {
+  int line = 1, column = 1;
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == 0) {
+      diagnostics.push_back({Severity::Error, {path, line, column}, "the document contains a NUL byte",
+                             "component documents are text; remove binary content"});
+      return false;
+    }
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = length != 0 && i + length <= text.size();
+    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && length == 2) ok = c >= 0xC2;  // overlong
+    if (!ok) {
+      diagnostics.push_back({Severity::Error, {path, line, column}, "the document is not valid UTF-8",
+                             "save the file as UTF-8"});
+      return false;
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// YAML 1.2 core schema typing of a plain (unquoted) scalar.
+nlohmann::json type_plain_scalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  const char* begin = s.data();
+  const char* end = s.data() + s.size();
+  const char* digits = begin + ((*begin == '-' || *begin == '+') ? 1 : 0);
+  if (digits < end && std::all_of(digits, end, [](char c) { return c >= '0' && c <= '9'; })) {
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(*begin == '+' ? begin + 1 : begin, end, value);
+    if (ec == std::errc() && ptr == end) return value;
+    uint64_t uvalue = 0;
+    auto [uptr, uec] = std::from_chars(*begin == '+' ? begin + 1 : begin, end, uvalue);
+    if (uec == std::errc() && uptr == end) return uvalue;
+    return s;  // too large for any integer type: keep the text
+  }
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(begin + 2, end, value, s[1] == 'x' ? 16 : 8);
+    if (ec == std::errc() && ptr == end) return value;
+    return s;
+  }
+  // Floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? ; .inf/.nan stay text
+  // (JSON cannot hold them).
+  const char* p = digits;
+  bool mantissa = false;
+  while (p < end && *p >= '0' && *p <= '9') ++p, mantissa = true;
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && *p >= '0' && *p <= '9') ++p, mantissa = true;
+  }
+  if (mantissa && p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < end && (*p == '+' || *p == '-')) ++p;
+    const char* exponent = p;
+    while (p < end && *p >= '0' && *p <= '9') ++p;
+    if (p == exponent) mantissa = false;
+  }
+  if (mantissa && p == end) {
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(*begin == '+' ? begin + 1 : begin, end, value);
+    if (ec == std::errc() && ptr == end) return value;
+  }
+  return s;
+}
+
+class Converter {
+ public:
+  Converter(const std::string& path, SourceMap& map, Diagnostics& diagnostics, const LoadLimits& limits)
+      : path_(path), map_(map), diagnostics_(diagnostics), limits_(limits) {}
+
+  bool failed() const { return failed_; }
+
+  nlohmann::json convert(const YAML::Node& node, const std::string& pointer, int depth, const YAML::Mark* key_mark) {
+    if (failed_) return nullptr;
+    if (++nodes_ > limits_.max_nodes) {
+      error(node.Mark(), "the document is too large: more than " + std::to_string(limits_.max_nodes) +
+                             " values after expanding aliases",
+            "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly");
+      return nullptr;
+    }
+    if (depth > limits_.max_depth) {
+      error(node.Mark(), "the document nests deeper than " + std::to_string(limits_.max_depth) + " levels",
+            "component documents need only a few levels of nesting");
+      return nullptr;
+    }
+    SourceEntry entry;
+    YAML::Mark mark = node.Mark();
+    // yaml-cpp gives a null value the mark of the next token, so use its key's mark.
+    if ((node.IsNull() || mark.line < 0) && key_mark) mark = *key_mark;
+    entry.line = mark.line + 1;
+    entry.column = mark.column + 1;
+    if (key_mark) {
+      entry.key_line = key_mark->line + 1;
+      entry.key_column = key_mark->column + 1;
+    }
+    nlohmann::json result;
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+        entry.plain_scalar = true;
+        result = nullptr;
+        break;
+      case YAML::NodeType::Scalar:
+        if (node.Tag() == "!" || (!node.Tag().empty() && node.Tag() != "?")) {
+          result = node.Scalar();  // quoted (or explicitly tagged): always a string
+        } else {
+          entry.plain_scalar = true;
+          entry.raw = node.Scalar();
+          result = type_plain_scalar(node.Scalar());
+        }
+        break;
+      case YAML::NodeType::Sequence: {
+        result = nlohmann::json::array();
+        size_t index = 0;
+        for (const auto& item : node) {
+          result.push_back(convert(item, pointer_append(pointer, index), depth + 1, nullptr));
+          ++index;
+        }
+        break;
+      }
+      case YAML::NodeType::Map: {
+        result = nlohmann::json::object();
+        std::map<std::string, int> first_line;
+        for (const auto& item : node) {
+          const YAML::Node& key = item.first;
+          YAML::Mark km = key.Mark();
+          if (!key.IsScalar()) {
+            if (key.IsMap())
+              error(km, "a value starting with '{{' was read as a YAML mapping",
+                    "quote values that start with {{, e.g. '{{ MyParameter }}'");
+            else
+              error(km, "a map key must be a plain string", "write the key as text");
+            return nullptr;
+          }
+          const std::string& name = key.Scalar();
+          auto [it, inserted] = first_line.emplace(name, km.line + 1);
+          if (!inserted) {
+            error(km, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
+                  "remove one of the two, or rename it");
+            continue;
+          }
+          result[name] = convert(item.second, pointer_append(pointer, name), depth + 1, &km);
+        }
+        break;
+      }
+      case YAML::NodeType::Undefined:
+        result = nullptr;
+        break;
+    }
+    map_.set(pointer, std::move(entry));
+    return result;
+  }
+
+ private:
+  void error(const YAML::Mark& mark, std::string message, std::string hint) {
+    // Duplicate keys are reported all together; structural limits stop the load.
+    diagnostics_.push_back({Severity::Error, {path_, mark.line + 1, mark.column + 1}, std::move(message),
+                            std::move(hint)});
+    if (diagnostics_.back().message.rfind("duplicate key", 0) != 0) failed_ = true;
+    else duplicate_ = true;
+  }
+
+ public:
+  bool duplicate() const { return duplicate_; }
+
+ private:
+  const std::string& path_;
+  SourceMap& map_;
+  Diagnostics& diagnostics_;
+  const LoadLimits& limits_;
+  size_t nodes_ = 0;
+  bool failed_ = false;
+  bool duplicate_ = false;
+};
+
+std::string parser_hint(const std::string& message) {
+  if (message.find("tab") != std::string::npos) return "indent with spaces; YAML does not allow tabs for indentation";
+  if (message.find("end of map not found") != std::string::npos ||
+      message.find("end of sequence") != std::string::npos)
+    return "check the brackets/braces and the indentation above this line";
+  if (message.find("block end") != std::string::npos || message.find("block entry") != std::string::npos)
+    return "check the indentation; a multi-line script belongs in a block scalar (commands: - |)";
+  if (message.find("quote") != std::string::npos || message.find("quoted") != std::string::npos)
+    return "check that every quote is closed and that quotes inside the value are escaped";
+  if (message.find("directive") != std::string::npos || message.find("%") != std::string::npos)
+    return "a line starting with '%' is a YAML directive; is this an unrendered template?";
+  if (message == "bad file") return "the document nests too deeply";
+  return "fix the YAML syntax at this position";
+}
+
+}  // namespace
+
+bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& out, Diagnostics& diagnostics,
+                    const LoadLimits& limits) {
+  out.path = path;
+  out.root = nullptr;
+  if (text.size() > limits.max_bytes) {
+    diagnostics.push_back({Severity::Error, {path, 1, 1},
+                           "the document is " + std::to_string(text.size()) + " bytes; the limit is " +
+                               std::to_string(limits.max_bytes),
+                           "split it into several documents (ExecuteDocument)"});
+    return false;
+  }
+  if (!check_bytes(path, text, diagnostics)) {
+    out.text = std::move(text);
+    return false;
+  }
+  out.text = std::move(text);
+  std::string_view body = out.text;
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // a UTF-8 BOM is harmless
+  YAML::Node node;
+  try {
+    std::vector<YAML::Node> all = YAML::LoadAll(std::string(body));
+    if (all.size() > 1) {
+      diagnostics.push_back({Severity::Error, {path, 0, 0}, "the file holds several YAML documents ('---')",
+                             "put one component document per file"});
+      return false;
+    }
+    if (!all.empty()) node = all.front();
+  } catch (const YAML::Exception& e) {
+    std::string message = e.msg == "bad file" ? "the document nests too deeply or is malformed" : e.msg;
+    diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, e.mark.column + 1},
+                           "YAML syntax error: " + message, parser_hint(e.msg)});
+    return false;
+  } catch (const std::exception& e) {
+    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), ""});
+    return false;
+  }
+  Converter converter(path, out.source_map, diagnostics, limits);
+  try {
+    out.root = converter.convert(node, "", 0, nullptr);
+  } catch (const std::exception& e) {
+    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot read the document: ") + e.what(), ""});
+    return false;
+  }
+  return !converter.failed() && !converter.duplicate();
+}
+
+bool load_yaml_file(const std::string& path, LoadedDocument& out, Diagnostics& diagnostics,
+                    const LoadLimits& limits) {
+  out.path = path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0},
+                           std::string("cannot read the document: ") + std::strerror(errno),
+                           "check the path given to --documents"});
+    return false;
+  }
+  std::string text;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > limits.max_bytes) break;  // load_yaml_text reports the size
+  }
+  if (in.bad()) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "cannot read the document (I/O error)", ""});
+    return false;
+  }
+  return load_yaml_text(path, std::move(text), out, diagnostics, limits);
+}
+
+}  // namespace kiln

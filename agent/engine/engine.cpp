@@ -1,0 +1,712 @@
+#include "agent/engine/engine.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+
+#include "actions/action.h"
+#include "agent/document/diagnostic_format.h"
+#include "agent/document/expression.h"
+#include "agent/document/schema_registry.h"
+#include "agent/document/validator.h"
+#include "agent/document/yaml_loader.h"
+#include "agent/engine/condition.h"
+#include "agent/engine/resolver.h"
+#include "agent/report/run_log.h"
+#include "agent/sys/host.h"
+
+namespace kiln {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kMaxDocumentNesting = 3;  // ExecuteDocument levels below the top document
+
+bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
+  return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
+}
+
+std::vector<std::string> split_list(const std::string& text, char delimiter) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(delimiter, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));  // empty items are dropped
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Counters {
+  int executed = 0, failed = 0, ignored = 0;
+};
+
+// Aggregates child statuses into a phase/document/run status.
+struct StatusTally {
+  bool failed = false, ignored = false;
+  void add(const std::string& status) {
+    if (status == "failed") failed = true;
+    if (status == "ignoredFailure" || status == "successWithIgnoredFailure") ignored = true;
+  }
+  std::string status() const { return failed ? "failed" : ignored ? "successWithIgnoredFailure" : "success"; }
+};
+
+// Default values from the schema, string booleans/integers from resolved expressions,
+// then the schema check: inputs are right before run() sees them.
+std::string prepare_inputs(const ActionSchema& action, bool has_inputs, nlohmann::json& inputs) {
+  if (action.condition_inputs) return {};
+  if (!has_inputs) inputs = action.list_inputs ? nlohmann::json::array() : nlohmann::json::object();
+  const nlohmann::json& item_schema = action.item_schema();
+  auto prepare_item = [&](nlohmann::json& item) {
+    if (!item.is_object() || !item_schema.contains("properties")) return;
+    for (const auto& [key, property] : item_schema["properties"].items()) {
+      if (!item.contains(key)) {
+        if (property.contains("default")) item[key] = property["default"];
+        continue;
+      }
+      nlohmann::json& value = item[key];
+      if (!value.is_string()) continue;
+      std::string type = property.contains("type") && property["type"].is_string() ? property["type"].get<std::string>() : "";
+      const std::string& text = value.get_ref<const std::string&>();
+      if (type == "boolean" && (text == "true" || text == "false")) value = (text == "true");
+      else if (type == "integer") {
+        try {
+          size_t used = 0;
+          long long n = std::stoll(text, &used);
+          if (used == text.size()) value = n;
+        } catch (...) {
+        }
+      }
+    }
+  };
+  if (inputs.is_array())
+    for (auto& item : inputs) prepare_item(item);
+  else
+    prepare_item(inputs);
+  auto violations = action.compiled().validate(inputs);
+  if (violations.empty()) return {};
+  std::string message = "inputs of " + action.name + " are invalid after resolving expressions:";
+  for (const auto& v : violations) message += " " + (v.pointer.empty() ? "/" : v.pointer) + ": " + v.message;
+  return message;
+}
+
+class Execution {
+ public:
+  Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel)
+      : log_(log), options_(options), cancel_(cancel) {}
+
+  bool aborted() const { return aborted_; }
+
+  // Runs one document; returns its record. `depth` 0 is a top-level document.
+  nlohmann::json run_document(const Document& doc, const std::map<std::string, std::string>& variables,
+                              const std::vector<std::string>& phases, const std::string& execution_id, int depth,
+                              std::vector<std::string> ancestors, Counters& counters) {
+    DocumentRun run{doc, variables, {}, execution_id, depth, std::move(ancestors)};
+    nlohmann::json record = {{"name", doc.name},
+                             {"filePath", doc.source.path},
+                             {"description", doc.description},
+                             {"status", "success"},
+                             {"startTime", utc_timestamp()},
+                             {"endTime", ""},
+                             {"failureMessage", ""},
+                             {"phases", nlohmann::json::array()}};
+    log_.event({{"event", "documentStarted"}, {"document", doc.source.path}, {"executionId", execution_id}});
+    log_.application("info", "document " + doc.source.path + " started (execution " + execution_id + ")");
+    StatusTally tally;
+    bool stopped = false;  // an Abort (or a signal) inside this document
+    for (const auto& phase : doc.phases) {
+      if (!phase_selected(phases, phase.name)) continue;
+      nlohmann::json phase_record = {{"name", phase.name},        {"status", "success"},
+                                     {"startTime", utc_timestamp()}, {"endTime", ""},
+                                     {"failureMessage", ""},      {"steps", nlohmann::json::array()}};
+      StatusTally phase_tally;
+      if (stopped) phase_record["status"] = "notRun";
+      else log_.event({{"event", "phaseStarted"}, {"document", doc.source.path}, {"phase", phase.name}});
+      for (const auto& step : phase.steps) {
+        nlohmann::json step_record;
+        if (stopped) {
+          step_record = not_run_record(step);
+        } else {
+          step_record = run_step(run, phase.name, step, counters);
+          std::string status = step_record["status"];
+          phase_tally.add(status);
+          if (status == "failed" && (step.on_failure == "Abort" || interrupted())) {
+            stopped = true;
+            phase_record["failureMessage"] = "step " + step.name + " failed";
+          }
+        }
+        phase_record["steps"].push_back(std::move(step_record));
+      }
+      phase_record["endTime"] = utc_timestamp();
+      if (phase_record["status"] != "notRun") {
+        phase_record["status"] = phase_tally.status();
+        if (phase_tally.failed && phase_record["failureMessage"] == "")
+          phase_record["failureMessage"] = "one or more steps failed";
+        log_.event({{"event", "phaseFinished"}, {"phase", phase.name}, {"status", phase_record["status"]}});
+      }
+      tally.add(phase_record["status"]);
+      record["phases"].push_back(std::move(phase_record));
+    }
+    record["status"] = tally.status();
+    record["endTime"] = utc_timestamp();
+    if (tally.failed) record["failureMessage"] = "Document " + doc.source.path + " failed!";
+    if (stopped && depth == 0) aborted_ = true;
+    log_.event({{"event", "documentFinished"}, {"document", doc.source.path}, {"status", record["status"]}});
+    return record;
+  }
+
+  nlohmann::json not_run_document_record(const Document& doc, const std::vector<std::string>& phases) {
+    nlohmann::json record = {{"name", doc.name},         {"filePath", doc.source.path}, {"description", doc.description},
+                             {"status", "notRun"},       {"startTime", ""},             {"endTime", ""},
+                             {"failureMessage", ""},     {"phases", nlohmann::json::array()}};
+    for (const auto& phase : doc.phases) {
+      if (!phase_selected(phases, phase.name)) continue;
+      nlohmann::json p = {{"name", phase.name}, {"status", "notRun"}, {"startTime", ""},
+                          {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
+      for (const auto& step : phase.steps) p["steps"].push_back(not_run_record(step));
+      record["phases"].push_back(std::move(p));
+    }
+    return record;
+  }
+
+ private:
+  struct DocumentRun {
+    const Document& doc;
+    const std::map<std::string, std::string>& variables;
+    std::map<std::string, StepTrace> traces;
+    std::string execution_id;
+    int depth;
+    std::vector<std::string> ancestors;  // canonical paths of the documents above, and this one
+  };
+
+  bool interrupted() const { return cancel_ && cancel_->load(); }
+
+  static nlohmann::json base_record(const StepSpec& step) {
+    return {{"name", step.name},
+            {"action", step.action},
+            {"status", "notRun"},
+            {"failureMessage", ""},
+            {"timeoutSeconds", step.timeout_seconds},
+            {"onFailure", step.on_failure},
+            {"maxAttempts", step.max_attempts},
+            {"attempts", 0},
+            {"startTime", ""},
+            {"endTime", ""},
+            {"inputs", "[]"},
+            {"outputs", "[]"},
+            {"loop", nullptr},
+            {"detailedOutput", nullptr}};
+  }
+
+  static nlohmann::json not_run_record(const StepSpec& step) { return base_record(step); }
+
+  std::map<std::string, std::string> context_for(const DocumentRun& run, const std::string& phase,
+                                                 const std::string& step) {
+    const char* region = std::getenv("AWS_REGION");
+    if (!region) region = std::getenv("AWS_DEFAULT_REGION");
+    return {{"executionId", run.execution_id},
+            {"accountId", ""},
+            {"region", region ? region : ""},
+            {"osPlatform", options_.platform},
+            {"osName", sys::os_release_field("NAME")},
+            {"osVersion", sys::os_release_field("VERSION_ID")},
+            {"date", sys::utc_date()},
+            {"dateTime", sys::utc_date_time()},
+            {"uuid", sys::random_uuid()},
+            {"hostname", sys::hostname()},
+            {"phase", phase},
+            {"step", step}};
+  }
+
+  void progress(const std::string& text) {
+    if (options_.progress) std::cerr << text << std::flush;
+  }
+
+  nlohmann::json run_step(DocumentRun& run, const std::string& phase, const StepSpec& step, Counters& counters) {
+    nlohmann::json record = base_record(step);
+    record["startTime"] = utc_timestamp();
+    std::string label = phase + "/" + step.name;
+    log_.event({{"event", "stepStarted"}, {"phase", phase}, {"step", step.name}, {"action", step.action}});
+    log_.application("info", "step " + label + " (" + step.action + ") started");
+    log_.console("Info", "", "Phase " + phase + ", step " + step.name + " (" + step.action + ")");
+    progress("\033[1m▶\033[0m " + label + " (" + step.action + ")\n");
+    auto started = Clock::now();
+    std::map<std::string, std::string> context = context_for(run, phase, step.name);
+    ResolveScope scope{&run.variables, &run.traces, &context, std::nullopt};
+
+    StepTrace& trace = run.traces[phase + "\n" + step.name];
+    std::string status, failure;
+    if (step.has_if) {
+      nlohmann::json condition = step.if_condition;
+      std::string error = resolve_json(condition, scope);
+      ConditionOutcome outcome;
+      if (error.empty()) outcome = evaluate_condition(condition);
+      std::string branch = error.empty() && outcome.error.empty() ? condition_branch(condition, outcome.value) : "Abort";
+      if (!error.empty() || !outcome.error.empty()) failure = "cannot evaluate 'if': " + (error.empty() ? outcome.error : error);
+      record["if"] = {{"verdict", outcome.value}, {"branch", branch}, {"detail", outcome.detail}};
+      log_.application("info", "step " + label + " if: " + outcome.detail + " -> " + branch);
+      log_.event({{"event", "conditionEvaluated"}, {"phase", phase}, {"step", step.name}, {"verdict", outcome.value},
+                  {"branch", branch}});
+      if (branch == "Skip") {
+        status = "skipped";
+      } else if (branch == "Abort") {
+        if (failure.empty()) failure = "the 'if' condition chose Abort";
+        status = "failed";
+      }
+    }
+    if (status.empty()) {
+      for (int64_t attempt = 1; attempt <= step.max_attempts; ++attempt) {
+        record["attempts"] = attempt;
+        log_.event({{"event", "attemptStarted"}, {"phase", phase}, {"step", step.name}, {"attempt", attempt}});
+        AttemptResult result = run_attempt(run, phase, step, scope, attempt);
+        trace.inputs = result.inputs;
+        trace.outputs = nlohmann::json::array({result.outputs});
+        trace.ran = true;
+        record["inputs"] = result.inputs.dump();
+        record["outputs"] = trace.outputs.dump();
+        if (!result.loop.is_null()) record["loop"] = result.loop;
+        if (!result.detailed_output.is_null()) record["detailedOutput"] = nlohmann::json::array({result.detailed_output});
+        if (result.success) {
+          status = "success";
+          failure.clear();
+          break;
+        }
+        failure = result.failure_message;
+        status = "failed";
+        log_.application("warn", "step " + label + " attempt " + std::to_string(attempt) + " failed: " + failure);
+        log_.event({{"event", "attemptFailed"}, {"phase", phase}, {"step", step.name}, {"attempt", attempt},
+                    {"message", failure}});
+        if (interrupted() || result.no_retry) break;
+      }
+    }
+    if (status == "failed" && step.on_failure == "Ignore" && !interrupted()) status = "ignoredFailure";
+    if (status != "skipped") ++counters.executed;
+    if (status == "failed") ++counters.failed;
+    if (status == "ignoredFailure") ++counters.ignored;
+    record["status"] = status;
+    record["failureMessage"] = failure;
+    record["endTime"] = utc_timestamp();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    log_.event({{"event", "stepFinished"}, {"phase", phase}, {"step", step.name}, {"status", status},
+                {"durationMs", ms}, {"failureMessage", failure}});
+    log_.application(status == "failed" ? "error" : "info", "step " + label + " " + status +
+                                                                (failure.empty() ? "" : ": " + failure));
+    log_.console(status == "failed" ? "Error" : "Info", "",
+                 "Step " + step.name + " " + status + (failure.empty() ? "" : ": " + failure));
+    if (status == "success") progress("  \033[32m✓\033[0m " + label + " " + std::to_string(ms) + " ms\n");
+    else if (status == "skipped") progress("  \033[33m-\033[0m " + label + " skipped\n");
+    else {
+      progress("  \033[31m✗\033[0m " + label + " " + status + ": " + failure + "\n");
+      for (const auto& line : last_stderr_) progress("    | " + line + "\n");
+    }
+    return record;
+  }
+
+  struct AttemptResult {
+    bool success = false;
+    bool no_retry = false;
+    std::string failure_message;
+    nlohmann::json inputs = nlohmann::json::array();
+    nlohmann::json outputs = nlohmann::json::object();
+    nlohmann::json loop;
+    nlohmann::json detailed_output;
+  };
+
+  AttemptResult run_attempt(DocumentRun& run, const std::string& phase, const StepSpec& step, ResolveScope scope,
+                            int64_t attempt) {
+    AttemptResult result;
+    const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
+    const ActionEntry* entry = find_action(step.action);
+    if (!schema || !entry) {  // check_runnable refuses these before the run starts
+      result.failure_message = "action " + step.action + " is not implemented";
+      result.no_retry = true;
+      return result;
+    }
+    std::optional<Clock::time_point> deadline;
+    if (step.timeout_seconds > 0) deadline = Clock::now() + std::chrono::seconds(step.timeout_seconds);
+
+    // Loop iterations: values are computed (and lists read) once, when the loop starts.
+    std::vector<LoopFrame> frames;
+    if (step.loop) {
+      const LoopSpec& loop = *step.loop;
+      if (loop.kind == LoopSpec::Kind::For) {
+        for (int64_t v = loop.start, i = 0; loop.update_by > 0 ? v <= loop.end : v >= loop.end; v += loop.update_by, ++i)
+          frames.push_back({loop.name, i, std::to_string(v)});
+      } else {
+        std::vector<std::string> values;
+        if (loop.kind == LoopSpec::Kind::ForEachList) {
+          for (const auto& item : loop.items) values.push_back(item.is_string() ? item.get<std::string>() : item.dump());
+        } else {
+          values = {loop.list};
+        }
+        for (auto& v : values) {
+          std::string error = resolve_string(v, scope);
+          if (!error.empty()) {
+            result.failure_message = "cannot read the loop list: " + error;
+            return result;
+          }
+        }
+        if (loop.kind == LoopSpec::Kind::ForEachString) values = split_list(values[0], loop.delimiter);
+        for (size_t i = 0; i < values.size(); ++i) frames.push_back({loop.name, static_cast<int64_t>(i), values[i]});
+      }
+      result.loop = {{"name", loop.name}, {"iterations", frames.size()}, {"failedIterations", nlohmann::json::array()}};
+    } else {
+      frames.push_back({});
+    }
+
+    result.success = true;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (step.loop) scope.loop = frames[i];
+      nlohmann::json inputs = step.inputs;
+      std::string error = resolve_json(inputs, scope);
+      if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, inputs);
+      ActionResult action_result;
+      if (!error.empty()) {
+        action_result.failure_message = error;
+      } else {
+        action_result = invoke(run, phase, step, *schema, *entry, inputs, deadline, attempt, i);
+      }
+      if (inputs.is_array())
+        for (auto& item : inputs) result.inputs.push_back(item);
+      else
+        result.inputs.push_back(inputs);
+      if (!action_result.detailed_output.is_null()) result.detailed_output = action_result.detailed_output;
+      if (action_result.reboot_requested) {
+        action_result.success = false;
+        action_result.failure_message =
+            "exit code 194 asks for a reboot and a rerun of this step, but this kiln build cannot reboot and resume "
+            "yet";
+        result.no_retry = true;
+      }
+      if (!action_result.success) {
+        result.success = false;
+        if (step.loop) {
+          result.loop["failedIterations"].push_back(i);
+          result.failure_message = action_result.timed_out
+                                       ? "the loop timed out at iteration " + std::to_string(i) + ": " +
+                                             action_result.failure_message
+                                       : "loop iteration " + std::to_string(i) + " failed: " +
+                                             action_result.failure_message;
+        } else {
+          result.failure_message = action_result.failure_message;
+          result.outputs = action_result.outputs;  // kept: exitCode/stderr explain the failure
+        }
+        break;
+      }
+      for (auto& [key, value] : action_result.outputs.items()) {
+        if (result.outputs.contains(key) && value.is_string() && result.outputs[key].is_string())
+          result.outputs[key] = result.outputs[key].get<std::string>() + "\n" + value.get<std::string>();
+        else
+          result.outputs[key] = value;
+      }
+    }
+    return result;
+  }
+
+  ActionResult invoke(DocumentRun& run, const std::string& phase, const StepSpec& step, const ActionSchema& schema,
+                      const ActionEntry& entry, const nlohmann::json& inputs,
+                      const std::optional<Clock::time_point>& deadline, int64_t attempt, size_t iteration) {
+    ActionContext context;
+    context.action = step.action;
+    context.inputs = inputs;
+    context.cancel = cancel_;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (left.count() <= 0) {
+        ActionResult timed_out;
+        timed_out.timed_out = true;
+        timed_out.failure_message = "timed out after " + std::to_string(step.timeout_seconds) + " s";
+        return timed_out;
+      }
+      context.timeout = left;
+    }
+    // Each attempt gets its own folder in the log folder, so scripts can be inspected.
+    context.work_directory = log_.folder() + "/steps/" + std::to_string(++step_serial_) + "-" + sanitize(phase) +
+                             "-" + sanitize(step.name) + "-a" + std::to_string(attempt) +
+                             (step.loop ? "-i" + std::to_string(iteration) : "");
+    std::error_code ec;
+    std::filesystem::create_directories(context.work_directory, ec);
+    if (ec) {
+      ActionResult failed;
+      failed.failure_message = "cannot create " + context.work_directory + ": " + ec.message();
+      return failed;
+    }
+    last_stderr_.clear();
+    context.output = [this](sys::OutputStream stream, std::string_view chunk) {
+      bool is_err = stream == sys::OutputStream::Stderr;
+      log_.console("Info", is_err ? "Stderr: " : "Stdout: ", chunk);
+      if (is_err) remember_stderr(chunk);
+    };
+    context.log = [this, &step](const std::string& line) { log_.application("info", step.name + ": " + line); };
+    context.run_document = [this, &run, &step](const ChildDocumentRequest& request) {
+      return run_child(run, step, request);
+    };
+    try {
+      (void)schema;
+      return entry.run(context);
+    } catch (const std::exception& e) {  // actions report failures as values; this is a safety net
+      ActionResult failed;
+      failed.failure_message = std::string("internal error in ") + step.action + ": " + e.what();
+      return failed;
+    }
+  }
+
+  void remember_stderr(std::string_view chunk) {
+    while (!chunk.empty()) {
+      size_t nl = chunk.find('\n');
+      last_stderr_.emplace_back(chunk.substr(0, nl));
+      if (last_stderr_.size() > 10) last_stderr_.pop_front();
+      if (nl == std::string_view::npos) break;
+      chunk.remove_prefix(nl + 1);
+    }
+  }
+
+  static std::string sanitize(const std::string& name) {
+    std::string out;
+    for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+    return out.substr(0, 60);
+  }
+
+  ChildDocumentResult run_child(DocumentRun& parent, const StepSpec& step, const ChildDocumentRequest& request) {
+    namespace fs = std::filesystem;
+    ChildDocumentResult result;
+    fs::path path = request.document;
+    if (path.is_relative()) path = fs::path(parent.doc.source.path).parent_path() / path;
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(path, ec);
+    std::string key = ec ? path.string() : canonical.string();
+    if (parent.depth + 1 > kMaxDocumentNesting) {
+      result.failure_message = "ExecuteDocument nesting is limited to " + std::to_string(kMaxDocumentNesting) +
+                               " levels; " + path.string() + " would be level " + std::to_string(parent.depth + 1);
+      return result;
+    }
+    if (!step.loop && std::find(parent.ancestors.begin(), parent.ancestors.end(), key) != parent.ancestors.end()) {
+      std::string chain;
+      for (const auto& a : parent.ancestors) chain += a + " -> ";
+      result.failure_message = "ExecuteDocument cycle: " + chain + key;
+      return result;
+    }
+    LoadedDocument loaded;
+    Diagnostics diagnostics;
+    Document child;
+    if (load_yaml_file(path.string(), loaded, diagnostics)) {
+      ValidateOptions validate_options;
+      validate_options.platform = options_.platform;
+      for (auto& d : validate_document(std::move(loaded), validate_options, child)) diagnostics.push_back(d);
+    }
+    std::vector<std::string> phases = split_list(request.phases, ',');
+    if (!has_errors(diagnostics))
+      for (auto& d : check_runnable(child, phases, options_.blocked_actions)) diagnostics.push_back(d);
+    std::map<std::string, std::string> variables;
+    if (!has_errors(diagnostics)) {
+      std::map<std::string, std::string> given;
+      for (const auto& p : request.parameters)
+        if (p.is_object()) given[p.value("name", "")] = p.value("value", "");
+      for (auto& d : bind_variables(child, given, variables)) diagnostics.push_back(d);
+    }
+    if (has_errors(diagnostics)) {
+      for (const auto& d : diagnostics) {
+        if (d.severity != Severity::Error) continue;
+        std::string text = format_diagnostic(d, nullptr, false);
+        log_.application("error", text);
+        if (result.failure_message.empty()) result.failure_message = "child document refused: " + text;
+      }
+      while (!result.failure_message.empty() && result.failure_message.back() == '\n') result.failure_message.pop_back();
+      return result;
+    }
+    log_.save_document("document-" + std::to_string(++document_serial_) + "-" + path.filename().string(),
+                       child.source.text);
+    std::string child_id = sys::random_uuid();
+    Counters counters;
+    std::vector<std::string> ancestors = parent.ancestors;
+    ancestors.push_back(key);
+    nlohmann::json record = run_document(child, variables, phases, child_id, parent.depth + 1, ancestors, counters);
+    std::string status = record["status"];
+    result.success = status != "failed";
+    if (!result.success) result.failure_message = record["failureMessage"];
+    result.summary = {{"executedStepCount", counters.executed},
+                      {"executionId", child_id},
+                      {"failedStepCount", counters.failed},
+                      {"failureMessage", record["failureMessage"]},
+                      {"ignoredFailedStepCount", counters.ignored},
+                      {"logUrl", log_.folder()},
+                      {"status", status}};
+    result.detailed_output = {{"executionId", child_id},
+                              {"status", status},
+                              {"startTime", record["startTime"]},
+                              {"endTime", record["endTime"]},
+                              {"failureMessage", record["failureMessage"]},
+                              {"documents", nlohmann::json::array({record})}};
+    return result;
+  }
+
+ public:
+  // Parameters (defaults < given values) and constants of one document.
+  static Diagnostics bind_variables(const Document& doc, const std::map<std::string, std::string>& given,
+                                    std::map<std::string, std::string>& variables) {
+    Diagnostics diagnostics;
+    for (size_t i = 0; i < doc.parameters.size(); ++i) {
+      const ParameterSpec& p = doc.parameters[i];
+      if (auto it = given.find(p.name); it != given.end()) {
+        variables[p.name] = it->second;
+      } else if (p.default_value) {
+        variables[p.name] = *p.default_value;
+      } else {
+        std::string pointer;
+        const nlohmann::json& list = doc.source.root["parameters"];
+        for (size_t k = 0; k < list.size(); ++k)
+          if (list[k].contains(p.name)) pointer = pointer_append(pointer_append("/parameters", k), p.name);
+        diagnostics.push_back({Severity::Error, doc.source.key_at(pointer),
+                               "parameter '" + p.name + "' has no default and no value was given",
+                               "pass it with --parameters " + p.name + "=VALUE (or in the --config file)"});
+      }
+    }
+    for (const auto& [name, value] : doc.constants) variables[name] = value;
+    return diagnostics;
+  }
+
+ private:
+  RunLog& log_;
+  const RunOptions& options_;
+  const std::atomic<bool>* cancel_;
+  bool aborted_ = false;
+  std::deque<std::string> last_stderr_;
+  int step_serial_ = 0;
+  int document_serial_ = 0;
+};
+
+void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
+                        Diagnostics& out) {
+  if (value.is_object() || value.is_array()) {
+    for (auto it = value.begin(); it != value.end(); ++it)
+      refuse_expressions(*it, doc, value.is_array() ? pointer_append(pointer, static_cast<size_t>(&*it - &value[0]))
+                                                    : pointer_append(pointer, it.key()), out);
+    return;
+  }
+  if (!value.is_string()) return;
+  for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
+    if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
+      out.push_back({Severity::Error, doc.source.at(pointer),
+                     "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
+                     "pass the value as a parameter instead"});
+}
+
+}  // namespace
+
+Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& phases,
+                           const std::set<std::string>& blocked_actions) {
+  Diagnostics out;
+  for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
+    const PhaseSpec& phase = doc.phases[pi];
+    if (!phase_selected(phases, phase.name)) continue;
+    for (const auto& step : phase.steps) {
+      std::string action_pointer = step.pointer + "/action";
+      if (blocked_actions.count(step.action)) {
+        out.push_back({Severity::Error, doc.source.at(action_pointer),
+                       "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
+                       "remove it from --blocked-action-modules, or run other phases"});
+      } else if (!find_action(step.action)) {
+        const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
+        bool other_platform = schema && !schema->supports(host_platform());
+        out.push_back({Severity::Error, doc.source.at(action_pointer),
+                       other_platform ? "action " + step.action + " (step " + step.name + ") cannot run on " +
+                                            host_platform() + "; it runs on " + schema->platforms.front() +
+                                            (schema->platforms.size() > 1 ? " and others" : "")
+                                      : "action " + step.action + " (step " + step.name +
+                                            ") is not implemented in this kiln build yet",
+                       "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
+      }
+      for (const char* key : {"inputs", "if", "loop"}) {
+        const nlohmann::json& root = doc.source.root;
+        nlohmann::json::json_pointer jp(step.pointer + "/" + key);
+        if (root.contains(jp)) refuse_expressions(root.at(jp), doc, step.pointer + "/" + key, out);
+      }
+    }
+  }
+  return out;
+}
+
+RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions& options,
+                         const std::atomic<bool>* cancel) {
+  RunOutcome outcome;
+  // Everything that can be refused is refused before anything runs.
+  std::vector<std::map<std::string, std::string>> variables(documents.size());
+  for (size_t i = 0; i < documents.size(); ++i) {
+    for (auto& d : check_runnable(documents[i].document, options.phases, options.blocked_actions))
+      outcome.diagnostics.push_back(d);
+    std::map<std::string, std::string> given = options.parameters;
+    for (const auto& [k, v] : documents[i].parameters) given[k] = v;
+    for (auto& d : Execution::bind_variables(documents[i].document, given, variables[i]))
+      outcome.diagnostics.push_back(d);
+  }
+  if (has_errors(outcome.diagnostics)) {
+    outcome.exit_code = 3;
+    for (const auto& d : outcome.diagnostics)
+      if (d.message.find("no value was given") != std::string::npos) outcome.exit_code = 2;
+    return outcome;
+  }
+  RunLog log;
+  log.set_trace(options.trace);
+  if (std::string error = log.open(options.log_directory, options.execution_id); !error.empty()) {
+    outcome.exit_code = 1;
+    outcome.diagnostics.push_back({Severity::Error, {"kiln", 0, 0}, error, "choose another --log-directory"});
+    return outcome;
+  }
+  for (size_t i = 0; i < documents.size(); ++i) {
+    std::string name = std::filesystem::path(documents[i].document.source.path).filename().string();
+    log.save_document(documents.size() == 1 ? "document.yaml" : "document-" + std::to_string(i + 1) + "-" + name,
+                      documents[i].document.source.text);
+  }
+  nlohmann::json run = {{"executionId", options.execution_id},
+                        {"status", "success"},
+                        {"startTime", utc_timestamp()},
+                        {"endTime", ""},
+                        {"failureMessage", ""},
+                        {"documents", nlohmann::json::array()}};
+  log.event({{"event", "runStarted"}, {"executionId", options.execution_id}, {"logFolder", log.folder()}});
+  log.application("info", "kiln " KILN_VERSION " run " + options.execution_id + " started; log folder " + log.folder());
+  Execution execution(log, options, cancel);
+  Counters counters;
+  StatusTally tally;
+  std::string failed_document;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const Document& doc = documents[i].document;
+    nlohmann::json record;
+    if (execution.aborted() || (cancel && cancel->load())) {
+      record = execution.not_run_document_record(doc, options.phases);
+    } else {
+      std::error_code ec;
+      std::string canonical = std::filesystem::weakly_canonical(doc.source.path, ec).string();
+      record = execution.run_document(doc, variables[i], options.phases, options.execution_id, 0, {canonical}, counters);
+    }
+    tally.add(record["status"]);
+    if (record["status"] == "failed" && failed_document.empty()) failed_document = doc.source.path;
+    run["documents"].push_back(std::move(record));
+  }
+  run["status"] = tally.status();
+  run["endTime"] = utc_timestamp();
+  if (!failed_document.empty()) run["failureMessage"] = "Document " + failed_document + " failed!";
+  if (cancel && cancel->load()) run["failureMessage"] = "interrupted by a signal; " + run["failureMessage"].get<std::string>();
+  if (std::string error = log.write_detailed_output(run); !error.empty()) log.application("error", error);
+  outcome.summary = {{"executionId", options.execution_id},
+                     {"status", run["status"]},
+                     {"failedStepCount", counters.failed},
+                     {"executedStepCount", counters.executed},
+                     {"ignoredFailedStepCount", counters.ignored},
+                     {"failureMessage", run["failureMessage"]},
+                     {"logUrl", log.folder()}};
+  log.event({{"event", "runFinished"}, {"status", run["status"]}, {"summary", outcome.summary}});
+  log.console("Info", "",
+              run["status"] == "failed" ? "TOE has completed execution with failure - " +
+                                              run["failureMessage"].get<std::string>()
+                                        : "TOE has completed execution successfully");
+  log.flush();
+  outcome.exit_code = run["status"] == "failed" ? 1 : 0;
+  return outcome;
+}
+
+}  // namespace kiln

@@ -1,0 +1,113 @@
+#include "agent/engine/resolver.h"
+
+#include <cstdlib>
+
+#include "agent/document/expression.h"
+
+namespace kiln {
+namespace {
+
+std::string scalar_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+// Returns true and sets `out` when `e` resolves; loop expressions outside their loop
+// stay as written (AWSTOE does the same), signalled by `keep`.
+bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& out, bool& keep, std::string& error) {
+  keep = false;
+  switch (e.kind) {
+    case ExpressionKind::Variable:
+      if (scope.variables) {
+        auto it = scope.variables->find(e.key);
+        if (it != scope.variables->end()) {
+          out = it->second;
+          return true;
+        }
+      }
+      error = "'{{ " + e.text + " }}' has no value";
+      return false;
+    case ExpressionKind::LoopValue:
+      if (scope.loop && (e.phase == "loop" || (!scope.loop->name.empty() && e.phase == scope.loop->name))) {
+        out = e.key == "index" ? std::to_string(scope.loop->index) : scope.loop->value;
+        return true;
+      }
+      keep = true;
+      return true;
+    case ExpressionKind::Chaining: {
+      if (!scope.steps) break;
+      auto it = scope.steps->find(e.phase + "\n" + e.step);
+      if (it == scope.steps->end()) {
+        error = "'{{ " + e.text + " }}': step " + e.phase + "." + e.step + " has not run";
+        return false;
+      }
+      const nlohmann::json& list = e.section == "inputs" ? it->second.inputs : it->second.outputs;
+      size_t index = e.index.value_or(0);
+      if (!list.is_array() || index >= list.size() || !list[index].is_object() || !list[index].contains(e.key)) {
+        error = "'{{ " + e.text + " }}': " + e.phase + "." + e.step + " has no " + e.section.substr(0, e.section.size() - 1) +
+                " '" + e.key + "'" + (e.index ? " at index " + std::to_string(index) : "") +
+                (it->second.ran ? "" : " (the step did not run)");
+        return false;
+      }
+      out = scalar_text(list[index][e.key]);
+      return true;
+    }
+    case ExpressionKind::Environment: {
+      const char* v = std::getenv(e.key.c_str());
+      out = v ? v : "";
+      return true;
+    }
+    case ExpressionKind::Context:
+      if (scope.context) {
+        auto it = scope.context->find(e.key);
+        if (it != scope.context->end()) {
+          out = it->second;
+          return true;
+        }
+      }
+      error = "unknown context key '" + e.key + "'";
+      return false;
+    case ExpressionKind::Ssm:
+    case ExpressionKind::Imds:
+      error = "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported yet";
+      return false;
+    case ExpressionKind::Invalid:
+      break;
+  }
+  error = "malformed expression '{{ " + e.text + " }}'";
+  return false;
+}
+
+}  // namespace
+
+std::string resolve_string(std::string& text, const ResolveScope& scope) {
+  if (text.find("{{") == std::string::npos) return {};
+  std::vector<Expression> expressions = find_expressions(text);
+  std::string result;
+  size_t last = 0;
+  for (const auto& e : expressions) {
+    result.append(text, last, e.begin - last);
+    std::string value, error;
+    bool keep = false;
+    if (!resolve_one(e, scope, value, keep, error)) return error;
+    if (keep) result.append(text, e.begin, e.end - e.begin);
+    else result += value;
+    last = e.end;
+  }
+  result.append(text, last, std::string::npos);
+  text = std::move(result);
+  return {};
+}
+
+std::string resolve_json(nlohmann::json& value, const ResolveScope& scope) {
+  if (value.is_string()) return resolve_string(value.get_ref<std::string&>(), scope);
+  if (value.is_array() || value.is_object())
+    for (auto& item : value) {
+      std::string error = resolve_json(item, scope);
+      if (!error.empty()) return error;
+    }
+  return {};
+}
+
+}  // namespace kiln

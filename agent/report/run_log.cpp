@@ -1,0 +1,176 @@
+#include "agent/report/run_log.h"
+
+#include <fcntl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+namespace kiln {
+namespace {
+
+std::string format_time(const char* format, bool millis) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, format, &tm);
+  std::string out = buffer;
+  if (millis) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+    out += frac;
+  }
+  return out;
+}
+
+std::FILE* open_for_append(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return nullptr;
+  std::FILE* f = ::fdopen(fd, "a");
+  if (!f) ::close(fd);
+  return f;
+}
+
+// Folder names cannot hold '/': execution ids such as "/i-0123" are kept readable.
+std::string folder_safe(const std::string& id) {
+  std::string out = id;
+  for (char& c : out)
+    if (c == '/' || c == '\\' || c == '\0') c = '_';
+  return out;
+}
+
+}  // namespace
+
+struct RunLog::AppLogger {
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+std::string utc_timestamp() { return format_time("%Y-%m-%dT%H:%M:%SZ", false); }
+std::string utc_timestamp_millis() {
+  std::string t = format_time("%Y-%m-%dT%H:%M:%S", true);
+  return t + "Z";
+}
+
+RunLog::RunLog() = default;
+
+RunLog::~RunLog() {
+  if (console_) std::fclose(console_);
+  if (events_) std::fclose(events_);
+  if (app_ && app_->logger) {
+    app_->logger->flush();
+    spdlog::drop(app_->logger->name());
+  }
+}
+
+std::string RunLog::open(const std::string& log_directory, const std::string& execution_id) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(log_directory, ec);
+  if (ec) return "cannot create the log directory " + log_directory + ": " + ec.message();
+  folder_ = (fs::absolute(log_directory).lexically_normal() / ("TOE_" + format_time("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" +
+                                        folder_safe(execution_id)))
+                .string();
+  if (::mkdir(folder_.c_str(), 0700) != 0 && errno != EEXIST)
+    return "cannot create the log folder " + folder_ + ": " + std::strerror(errno);
+  console_ = open_for_append(folder_ + "/console.log");
+  events_ = open_for_append(folder_ + "/events.jsonl");
+  if (!console_ || !events_) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
+  try {
+    app_ = std::make_unique<AppLogger>();
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(folder_ + "/application.log");
+    app_->logger = std::make_shared<spdlog::logger>("kiln-" + folder_safe(execution_id) + "-" + folder_, sink);
+    app_->logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v", spdlog::pattern_time_type::utc);
+    app_->logger->set_level(spdlog::level::debug);
+    app_->logger->flush_on(spdlog::level::info);
+  } catch (const std::exception& e) {
+    return std::string("cannot write application.log: ") + e.what();
+  }
+  return {};
+}
+
+void RunLog::console(std::string_view level, std::string_view prefix, std::string_view text) {
+  if (!console_) return;
+  std::string stamp = format_time("%Y-%m-%d %H:%M:%S", true);
+  // One timestamp per chunk: stamping is per line but formatted once.
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    std::fprintf(console_, "%s %.*s %.*s%.*s\n", stamp.c_str(), static_cast<int>(level.size()), level.data(),
+                 static_cast<int>(prefix.size()), prefix.data(), static_cast<int>(line.size()), line.data());
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+}
+
+void RunLog::application(std::string_view level, const std::string& text) {
+  if (trace_) std::cerr << "[" << level << "] " << text << "\n";
+  if (!app_ || !app_->logger) return;
+  if (level == "error") app_->logger->error("{}", text);
+  else if (level == "warn") app_->logger->warn("{}", text);
+  else if (level == "debug") app_->logger->debug("{}", text);
+  else app_->logger->info("{}", text);
+}
+
+void RunLog::event(const nlohmann::json& event) {
+  if (!events_) return;
+  nlohmann::json line = event;
+  line["time"] = utc_timestamp_millis();
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fprintf(events_, "%s\n", text.c_str());
+  std::fflush(events_);
+}
+
+void RunLog::save_document(const std::string& file_name, const std::string& text) {
+  if (folder_.empty()) return;
+  std::string path = folder_ + "/" + file_name;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
+std::string RunLog::write_detailed_output(const nlohmann::json& record) {
+  if (folder_.empty()) return "no log folder";
+  std::string final_path = folder_ + "/detailedoutput.json";
+  std::string temp_path = final_path + ".tmp";
+  std::string text = record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return "cannot write " + temp_path + ": " + std::strerror(errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      int saved = errno;
+      ::close(fd);
+      ::unlink(temp_path.c_str());
+      return "cannot write " + temp_path + ": " + std::strerror(saved);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return "cannot write " + temp_path + ": " + std::strerror(errno);
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
+    return "cannot rename " + temp_path + ": " + std::strerror(errno);
+  return {};
+}
+
+void RunLog::flush() {
+  if (console_) std::fflush(console_);
+  if (app_ && app_->logger) app_->logger->flush();
+}
+
+}  // namespace kiln

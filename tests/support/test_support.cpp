@@ -1,0 +1,86 @@
+#include "tests/support/test_support.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "agent/sys/process.h"
+
+namespace kiln::test {
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "kiln-test-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  std::string path = file(name);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+nlohmann::json RunResult::summary() const {
+  return nlohmann::json::parse(out, nullptr, false);
+}
+
+RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory) {
+  sys::ProcessSpec spec;
+  spec.executable = KILN_BINARY;
+  spec.arguments = arguments;
+  spec.working_directory = working_directory;
+  spec.timeout = std::chrono::milliseconds(120'000);
+  RunResult result;
+  sys::ProcessResult r = sys::run_process(spec, [&](sys::OutputStream s, std::string_view chunk) {
+    (s == sys::OutputStream::Stdout ? result.out : result.err).append(chunk);
+  });
+  result.exit_code = r.signal ? 128 + r.signal : r.exit_code;
+  return result;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string find_log_folder(const std::string& log_directory) {
+  std::string found;
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(log_directory, ec))
+    if (entry.is_directory() && entry.path().filename().string().rfind("TOE_", 0) == 0) {
+      found = entry.path().string();
+      ++count;
+    }
+  return count == 1 ? found : "";
+}
+
+nlohmann::json read_detailed_output(const std::string& log_directory) {
+  std::string folder = find_log_folder(log_directory);
+  if (folder.empty()) return nullptr;
+  return nlohmann::json::parse(read_file(folder + "/detailedoutput.json"), nullptr, false);
+}
+
+nlohmann::json find_step(const nlohmann::json& detailed, const std::string& step) {
+  for (const auto& doc : detailed.value("documents", nlohmann::json::array()))
+    for (const auto& phase : doc.value("phases", nlohmann::json::array()))
+      for (const auto& s : phase.value("steps", nlohmann::json::array()))
+        if (s.value("name", "") == step) return s;
+  return nullptr;
+}
+
+}  // namespace kiln::test

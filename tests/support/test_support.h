@@ -1,0 +1,42 @@
+// Helpers for end-to-end tests: temporary folders and running the real kiln binary.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace kiln::test {
+
+// A temporary folder, removed with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to `name` (parents created) and returns its path.
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+  nlohmann::json summary() const;  // stdout parsed as JSON (null if it is not)
+};
+
+// Runs the kiln binary with `arguments`, in `working_directory` (empty: ours).
+RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory = "");
+
+std::string read_file(const std::string& path);
+// The single TOE_* folder under `log_directory` ("" if not exactly one).
+std::string find_log_folder(const std::string& log_directory);
+nlohmann::json read_detailed_output(const std::string& log_directory);
+// The first step record named `step` in a detailedoutput.json record.
+nlohmann::json find_step(const nlohmann::json& detailed, const std::string& step);
+
+}  // namespace kiln::test
