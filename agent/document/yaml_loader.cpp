@@ -42,6 +42,35 @@ bool check_bytes(const std::string& path, const std::string& text, Diagnostics& 
   return true;
 }
 
+// A '%' in column 0 after content has begun cannot start a YAML directive (those come
+// before '---') nor a plain scalar; yaml-cpp lets it through, usually an unrendered
+// template line ("%{ if ... }").
+bool check_stray_directives(const std::string& path, std::string_view text, Diagnostics& diagnostics) {
+  bool content = false;
+  int line = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    ++line;
+    size_t end = text.find('\n', pos);
+    std::string_view l = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? text.size() : end + 1;
+    if (l.rfind("---", 0) == 0) {
+      content = false;
+      continue;
+    }
+    if (!l.empty() && l[0] == '%' && content) {
+      diagnostics.push_back({Severity::Error, {path, line, 1},
+                             "YAML syntax error: a line starting with '%' inside a document",
+                             "'%' starts a YAML directive, allowed only before '---'; is this an unrendered "
+                             "template (e.g. Terraform's %{ if }) ?"});
+      return false;
+    }
+    size_t first = l.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && l[first] != '#' && l[0] != '%') content = true;
+  }
+  return true;
+}
+
 // YAML 1.2 core schema typing of a plain (unquoted) scalar.
 nlohmann::json type_plain_scalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -233,6 +262,7 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
   out.text = std::move(text);
   std::string_view body = out.text;
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // a UTF-8 BOM is harmless
+  if (!check_stray_directives(path, body, diagnostics)) return false;
   YAML::Node node;
   try {
     std::vector<YAML::Node> all = YAML::LoadAll(std::string(body));

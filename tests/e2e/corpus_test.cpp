@@ -1,0 +1,86 @@
+// kiln validate against the 124 real documents of tests/corpus: every `valid` one is
+// accepted, every `invalid` one is refused with its first error at the listed line.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/support/test_support.h"
+
+namespace {
+
+struct CorpusRow {
+  std::string file, verdict, platform, line, reason;
+};
+
+std::vector<CorpusRow> read_corpus() {
+  std::ifstream in(std::string(KILN_CORPUS_DIR) + "/corpus.tsv");
+  std::vector<CorpusRow> rows;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream s(line);
+    std::string cell;
+    while (std::getline(s, cell, '\t')) cells.push_back(cell);
+    if (cells.size() >= 5) rows.push_back({cells[0], cells[1], cells[2], cells[3], cells[4]});
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("corpus: kiln validate agrees with corpus.tsv on every document") {
+  std::vector<CorpusRow> rows = read_corpus();
+  REQUIRE(rows.size() == 124);
+  int valid_ok = 0, invalid_ok = 0;
+  for (const auto& row : rows) {
+    std::string path = std::string(KILN_CORPUS_DIR) + "/docs/" + row.file;
+    std::string platform = row.platform == "windows" ? "windows" : "linux";
+    auto r = kiln::test::run_kiln({"validate", "--os-platforms", platform, "--documents", path});
+    INFO(row.file << " (" << row.reason << ")\n" << r.err);
+    if (row.verdict == "valid") {
+      CHECK(r.exit_code == 0);
+      valid_ok += r.exit_code == 0;
+    } else {
+      CHECK(r.exit_code == 3);
+      // The first diagnostic names FILE:LINE:COL at the listed line.
+      std::smatch m;
+      std::string expected_prefix = path + ":" + row.line + ":";
+      bool at_line = r.err.rfind(expected_prefix, 0) == 0;
+      CHECK_MESSAGE(at_line, "expected the first diagnostic at " << expected_prefix);
+      invalid_ok += (r.exit_code == 3 && at_line);
+    }
+  }
+  MESSAGE("corpus: " << valid_ok << " valid accepted, " << invalid_ok << " invalid refused at the right line");
+  CHECK(valid_ok == 109);
+  CHECK(invalid_ok == 15);
+}
+
+TEST_CASE("corpus: --format json reports every document with its diagnostics") {
+  std::vector<CorpusRow> rows = read_corpus();
+  std::string docs;
+  int invalid_linux = 0;
+  for (const auto& row : rows) {
+    if (row.platform == "windows") continue;
+    if (!docs.empty()) docs += ",";
+    docs += std::string(KILN_CORPUS_DIR) + "/docs/" + row.file;
+    invalid_linux += row.verdict == "invalid";
+  }
+  auto r = kiln::test::run_kiln({"validate", "--format", "json", "--documents", docs});
+  CHECK(r.exit_code == 3);
+  auto report = r.summary();
+  REQUIRE(report.is_object());
+  CHECK(report["status"] == "invalid");
+  int invalid = 0;
+  for (const auto& d : report["documents"]) {
+    if (d["valid"] == false) {
+      ++invalid;
+      REQUIRE(!d["diagnostics"].empty());
+      CHECK(d["diagnostics"][0]["line"].get<int>() > 0);
+      CHECK(d["diagnostics"][0]["severity"] == "error");
+    }
+  }
+  CHECK(invalid == invalid_linux);
+}
