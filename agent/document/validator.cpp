@@ -42,12 +42,24 @@ class Checker {
 
  private:
   void error(const std::string& pointer, bool at_key, std::string message, std::string hint) {
-    SourceLocation location = at_key ? doc_.key_at(pointer) : doc_.at(pointer);
+    SourceLocation location = at_key ? doc_.key_at(pointer) : here(pointer);
     if (location.line == 0) location = {doc_.path, 1, 1};
     diagnostics_.push_back({Severity::Error, location, std::move(message), std::move(hint)});
   }
   void warning(const std::string& pointer, std::string message, std::string hint) {
-    diagnostics_.push_back({Severity::Warning, doc_.at(pointer), std::move(message), std::move(hint)});
+    diagnostics_.push_back({Severity::Warning, here(pointer), std::move(message), std::move(hint)});
+  }
+
+  // Where an expression was written: the string's position, moved onto the "{{" when the
+  // expression's text appears on that source line (single-line scalars).
+  SourceLocation here(const std::string& pointer) const {
+    SourceLocation location = doc_.at(pointer);
+    if (!expression_text_.empty() && location.line > 0) {
+      std::string line = doc_.source_line(location.line);
+      size_t found = line.find(expression_text_, location.column > 0 ? static_cast<size_t>(location.column - 1) : 0);
+      if (found != std::string::npos) location.column = static_cast<int>(found) + 1;
+    }
+    return location;
   }
 
   void check_schema_version() {
@@ -243,8 +255,12 @@ class Checker {
       return;
     }
     if (!value.is_string()) return;
-    for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
+    const std::string& text = value.get_ref<const std::string&>();
+    for (const auto& e : find_expressions(text)) {
+      expression_text_ = text.substr(e.begin, e.end - e.begin);
       check_expression(e, pointer, pi, si, has_loop, loop_name);
+      expression_text_.clear();
+    }
   }
 
   void check_expression(const Expression& e, const std::string& pointer, size_t pi, size_t si, bool has_loop,
@@ -336,6 +352,7 @@ class Checker {
   std::map<std::string, StepRef> steps_;  // "phase\nstep" -> position
   std::set<std::string> phase_names_;
   std::map<std::string, size_t> phase_seen_;
+  std::string expression_text_;  // the expression being checked, to place its diagnostics
 };
 
 LoopSpec build_loop(const nlohmann::json& loop) {
