@@ -1,0 +1,198 @@
+#include "agent/state/run_journal.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace kiln {
+namespace {
+
+std::string checksum(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 8; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, std::string& out) {
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+void fsync_folder(const std::string& folder) {
+  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+// Splits `text` into verified records. `good_length` is the byte length of the valid
+// prefix. Returns the index of the first bad complete line that is not the last one
+// (a damaged journal), or -1.
+long parse_all(const std::string& text, std::vector<nlohmann::json>& records, size_t& good_length, bool& torn) {
+  size_t pos = 0;
+  long line_number = 0;
+  good_length = 0;
+  torn = false;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) {  // no newline: the write was cut short
+      torn = true;
+      return -1;
+    }
+    nlohmann::json record;
+    if (!parse_journal_line(text.substr(pos, end - pos), record)) {
+      if (end + 1 >= text.size()) {  // the last record: torn by a crash mid-write
+        torn = true;
+        return -1;
+      }
+      return line_number;
+    }
+    records.push_back(std::move(record));
+    pos = end + 1;
+    good_length = pos;
+    ++line_number;
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::string journal_line(const nlohmann::json& record) {
+  std::string json = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return checksum(json) + " " + json + "\n";
+}
+
+bool parse_journal_line(const std::string& line, nlohmann::json& record) {
+  if (line.size() < 18 || line[16] != ' ') return false;
+  std::string json = line.substr(17);
+  if (checksum(json) != line.substr(0, 16)) return false;
+  record = nlohmann::json::parse(json, nullptr, false);
+  return !record.is_discarded() && record.is_object();
+}
+
+RunJournal::~RunJournal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string RunJournal::read(const std::string& folder, std::vector<nlohmann::json>& records) {
+  std::string path = folder + "/journal";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno_text("cannot read " + path);
+  std::string text;
+  bool ok = read_all(fd, text);
+  ::close(fd);
+  if (!ok) return errno_text("cannot read " + path);
+  size_t good = 0;
+  bool torn = false;
+  long bad = parse_all(text, records, good, torn);
+  if (bad >= 0) return path + " is damaged at record " + std::to_string(bad + 1);
+  return {};
+}
+
+std::string RunJournal::open(const std::string& folder) {
+  folder_ = folder;
+  path_ = folder + "/journal";
+  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) return errno_text("cannot create " + folder);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0) return errno_text("cannot open " + path_);
+  std::string text;
+  if (!read_all(fd_, text)) return errno_text("cannot read " + path_);
+  size_t good = 0;
+  long bad = parse_all(text, records_, good, dropped_torn_);
+  if (bad >= 0) {
+    // Damaged in the middle: keep it for inspection and say so; never guess.
+    ::close(fd_);
+    fd_ = -1;
+    records_.clear();
+    std::string aside = path_ + ".damaged-" + std::to_string(std::time(nullptr));
+    if (::rename(path_.c_str(), aside.c_str()) != 0) return errno_text("cannot move aside the damaged " + path_);
+    fsync_folder(folder_);
+    return "the state journal " + path_ + " is damaged at record " + std::to_string(bad + 1) +
+           " and cannot be resumed; it was moved to " + aside + " (run again to start afresh)";
+  }
+  if (good != text.size()) {
+    if (::ftruncate(fd_, static_cast<off_t>(good)) != 0) return errno_text("cannot repair " + path_);
+    ::fdatasync(fd_);
+  }
+  if (::lseek(fd_, 0, SEEK_END) < 0) return errno_text("cannot seek " + path_);
+  return {};
+}
+
+std::string RunJournal::append(const nlohmann::json& record) {
+  if (fd_ < 0) return "the state journal is not open";
+  std::string line = journal_line(record);
+  off_t before = ::lseek(fd_, 0, SEEK_CUR);
+  auto start = std::chrono::steady_clock::now();
+  if (!write_all(fd_, line)) {
+    std::string error = errno_text("cannot write the state journal " + path_);
+    if (before >= 0 && ::ftruncate(fd_, before) == 0) ::lseek(fd_, before, SEEK_SET);  // no half record left
+    return error;
+  }
+  if (::fdatasync(fd_) != 0) return errno_text("cannot flush the state journal " + path_);
+  sync_time_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  ++appends_;
+  records_.push_back(record);
+  return {};
+}
+
+std::string RunJournal::compact(const std::vector<nlohmann::json>& records) {
+  std::string temp = path_ + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return errno_text("cannot write " + temp);
+  std::string text;
+  for (const auto& r : records) text += journal_line(r);
+  if (!write_all(fd, text) || ::fsync(fd) != 0) {
+    std::string error = errno_text("cannot write " + temp);
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return error;
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path_.c_str()) != 0) {
+    std::string error = errno_text("cannot replace " + path_);
+    ::unlink(temp.c_str());
+    return error;
+  }
+  fsync_folder(folder_);
+  int new_fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (new_fd < 0) return errno_text("cannot reopen " + path_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = new_fd;
+  ::lseek(fd_, 0, SEEK_END);
+  records_ = records;
+  return {};
+}
+
+}  // namespace kiln
