@@ -59,12 +59,13 @@ std::string render_actions_reference() {
       "-tc='docs*'` after changing a schema). \"Runs in this build\" says whether `kiln run` can "
       "execute the action yet; every action validates.\n\n"
       "| Action | Platforms | Inputs | Outputs | Runs in this build |\n| --- | --- | --- | --- | --- |\n";
-  for (const auto& [name, action] : registry.actions())
+  for (const auto& [name, action] : registry.actions()) {
     std::string anchor = name;
-    std::transform(anchor.begin(), anchor.end(), anchor.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(anchor.begin(), anchor.end(), anchor.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     md += "| [" + name + "](#" + anchor + ") | " + join(action.platforms) + " | " +
           (action.list_inputs ? "list" : "map") + " | " + join(action.outputs) + " | " +
           (find_action(name) ? "yes" : "not yet") + " |\n";
+  }
   for (const auto& [name, action] : registry.actions()) {
     md += "\n## " + name + "\n\n";
     if (action.schema.value("x-kiln-extension", false)) md += "**kiln extension** (not part of AWSTOE).\n\n";
