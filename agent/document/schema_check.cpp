@@ -80,6 +80,11 @@ class Walker {
     for (const char* combinator : {"oneOf", "anyOf"}) {
       auto it = schema.find(combinator);
       if (it == schema.end() || !it->is_array()) continue;
+      // Branches without types (e.g. oneOf [{required: [for]}, {required: [forEach]}])
+      // choose nothing: walk the schema's own properties, leave the choice to valijson.
+      if (std::none_of(it->begin(), it->end(),
+                       [&](const nlohmann::json& b) { return !schema_types(resolve(b)).empty(); }))
+        continue;
       // Pick the branch whose type fits; its details are left to valijson.
       for (const auto& branch_in : *it) {
         const nlohmann::json& branch = resolve(branch_in);

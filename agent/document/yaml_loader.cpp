@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace kiln {
@@ -120,8 +121,9 @@ nlohmann::json type_plain_scalar(const std::string& s) {
 
 class Converter {
  public:
-  Converter(const std::string& path, SourceMap& map, Diagnostics& diagnostics, const LoadLimits& limits)
-      : path_(path), map_(map), diagnostics_(diagnostics), limits_(limits) {}
+  Converter(const std::string& path, SourceMap& map, Diagnostics& diagnostics, const LoadLimits& limits,
+            std::string_view text)
+      : path_(path), map_(map), diagnostics_(diagnostics), limits_(limits), text_(text) {}
 
   bool failed() const { return failed_; }
 
@@ -157,6 +159,10 @@ class Converter {
       case YAML::NodeType::Scalar:
         if (node.Tag() == "!" || (!node.Tag().empty() && node.Tag() != "?")) {
           result = node.Scalar();  // quoted (or explicitly tagged): always a string
+          if (!quote_closed(mark)) {
+            error(mark, "YAML syntax error: a quoted value is never closed", "close the quote, or escape the quotes inside the value");
+            return nullptr;
+          }
         } else {
           entry.plain_scalar = true;
           entry.raw = node.Scalar();
@@ -206,6 +212,20 @@ class Converter {
   }
 
  private:
+  // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the text (it swallows
+  // the rest of the file), so look for the closing quote ourselves.
+  bool quote_closed(const YAML::Mark& mark) {
+    if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return true;
+    char quote = text_[static_cast<size_t>(mark.pos)];
+    if ((quote != '"' && quote != '\'') || !quotes_checked_.insert(mark.pos).second) return true;
+    for (size_t i = static_cast<size_t>(mark.pos) + 1; i < text_.size(); ++i) {
+      if (quote == '"' && text_[i] == '\\') ++i;
+      else if (text_[i] == quote && quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') ++i;
+      else if (text_[i] == quote) return true;
+    }
+    return false;
+  }
+
   void error(const YAML::Mark& mark, std::string message, std::string hint) {
     // Duplicate keys are reported all together; structural limits stop the load.
     diagnostics_.push_back({Severity::Error, {path_, mark.line + 1, mark.column + 1}, std::move(message),
@@ -222,10 +242,40 @@ class Converter {
   SourceMap& map_;
   Diagnostics& diagnostics_;
   const LoadLimits& limits_;
+  std::string_view text_;
+  std::set<int> quotes_checked_;  // aliases repeat scalars: scan each quote once
   size_t nodes_ = 0;
   bool failed_ = false;
   bool duplicate_ = false;
 };
+
+// Aliases repeat an anchored node without copying it, so counting the expanded size is
+// cheap while converting it is not: count first (up to the limit) so that an alias bomb
+// is refused in milliseconds. Past max_depth the converter reports the nesting.
+void count_nodes(const YAML::Node& node, int depth, const LoadLimits& limits, size_t& count, YAML::Mark& where) {
+  if (count > limits.max_nodes || depth > limits.max_depth) return;
+  if (++count > limits.max_nodes) {
+    where = node.Mark();
+    return;
+  }
+  if (node.IsMap())
+    for (const auto& item : node) count_nodes(item.second, depth + 1, limits, count, where);
+  else if (node.IsSequence())
+    for (const auto& item : node) count_nodes(item, depth + 1, limits, count, where);
+}
+
+// yaml-cpp reports most tab indentation as "illegal block entry" or "illegal map value".
+bool indented_with_tab(std::string_view text, int line) {
+  size_t pos = 0;
+  for (int i = 0; i < line && pos != std::string_view::npos; ++i) {
+    pos = text.find('\n', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (pos == std::string_view::npos) return false;
+  for (; pos < text.size() && (text[pos] == ' ' || text[pos] == '\t'); ++pos)
+    if (text[pos] == '\t') return true;
+  return false;
+}
 
 std::string parser_hint(const std::string& message) {
   if (message.find("tab") != std::string::npos) return "indent with spaces; YAML does not allow tabs for indentation";
@@ -275,13 +325,24 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
   } catch (const YAML::Exception& e) {
     std::string message = e.msg == "bad file" ? "the document nests too deeply or is malformed" : e.msg;
     diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, e.mark.column + 1},
-                           "YAML syntax error: " + message, parser_hint(e.msg)});
+                           "YAML syntax error: " + message,
+                           indented_with_tab(body, e.mark.line) ? parser_hint("tab") : parser_hint(e.msg)});
     return false;
   } catch (const std::exception& e) {
     diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), ""});
     return false;
   }
-  Converter converter(path, out.source_map, diagnostics, limits);
+  size_t expanded = 0;
+  YAML::Mark where;
+  count_nodes(node, 0, limits, expanded, where);
+  if (expanded > limits.max_nodes) {
+    diagnostics.push_back({Severity::Error, {path, where.line + 1, where.column + 1},
+                           "the document is too large: more than " + std::to_string(limits.max_nodes) +
+                               " values after expanding aliases",
+                           "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly"});
+    return false;
+  }
+  Converter converter(path, out.source_map, diagnostics, limits, body);
   try {
     out.root = converter.convert(node, "", 0, nullptr);
   } catch (const std::exception& e) {

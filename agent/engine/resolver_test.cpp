@@ -1,0 +1,211 @@
+// Unit tests of {{ }} resolution (agent/engine/resolver).
+#include "agent/engine/resolver.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <string>
+
+namespace kiln {
+namespace {
+
+using json = nlohmann::json;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+struct Fixture {
+  std::map<std::string, std::string> variables{{"Greeting", "hello"}, {"Target", "/opt/app"}, {"Empty", ""}};
+  std::map<std::string, StepTrace> steps;
+  std::map<std::string, std::string> context{{"executionId", "exec-1"}, {"phase", "build"}, {"step", "S"}};
+
+  Fixture() {
+    StepTrace bash;
+    bash.ran = true;
+    bash.inputs = json::array({{{"commands", json::array({"echo Hello"})}}});
+    bash.outputs = json::array({{{"stdout", "Hello"}, {"exitCode", 0}, {"durationMs", 12}, {"ok", true}}});
+    steps["build\nSay"] = bash;
+    StepTrace files;
+    files.ran = true;
+    files.inputs = json::array({{{"path", "/tmp/a"}}, {{"path", "/tmp/b"}, {"content", "x"}}});
+    files.outputs = json::array();
+    steps["build\nFiles"] = files;
+    StepTrace skipped;
+    skipped.ran = false;
+    steps["build\nSkipped"] = skipped;
+  }
+
+  ResolveScope scope() const {
+    ResolveScope s;
+    s.variables = &variables;
+    s.steps = &steps;
+    s.context = &context;
+    return s;
+  }
+};
+
+// Resolves `text` and requires success.
+std::string resolved(const std::string& text, const ResolveScope& scope) {
+  std::string s = text;
+  std::string error = resolve_string(s, scope);
+  INFO("text: " << text << " error: " << error);
+  REQUIRE(error.empty());
+  return s;
+}
+
+// Resolves `text` and requires an error; the text must be left as it was.
+std::string failure(const std::string& text, const ResolveScope& scope) {
+  std::string s = text;
+  std::string error = resolve_string(s, scope);
+  INFO("text: " << text);
+  CHECK_FALSE(error.empty());
+  CHECK(s == text);
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("resolver: parameters and constants") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  CHECK(resolved("{{ Greeting }}", scope) == "hello");
+  CHECK(resolved("{{Greeting}}", scope) == "hello");
+  CHECK(resolved("echo {{ Greeting }} to {{ Target }}!", scope) == "echo hello to /opt/app!");
+  CHECK(resolved("[{{ Empty }}]", scope) == "[]");
+  CHECK(resolved("no expressions here", scope) == "no expressions here");
+  std::string error = failure("echo {{ Missing }}", scope);
+  CHECK(contains(error, "Missing"));
+  CHECK(contains(error, "has no value"));
+  // Without any variables at all.
+  ResolveScope bare;
+  CHECK(contains(failure("{{ Greeting }}", bare), "Greeting"));
+}
+
+TEST_CASE("resolver: a substituted value is not scanned again") {
+  Fixture f;
+  f.variables["Tricky"] = "{{ Greeting }}";
+  CHECK(resolved("x={{ Tricky }}", f.scope()) == "x={{ Greeting }}");
+}
+
+TEST_CASE("resolver: chaining to outputs and inputs, with and without an index") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  CHECK(resolved("{{ build.Say.outputs.stdout }}", scope) == "Hello");
+  CHECK(resolved("{{ build.Say.outputs[0].stdout }}", scope) == "Hello");
+  CHECK(resolved("{{ build.Files.inputs[1].path }}", scope) == "/tmp/b");
+  CHECK(resolved("{{ build.Files.inputs.path }}", scope) == "/tmp/a");  // x.key is x[0].key
+  CHECK(resolved("{{ build.Files.inputs[1].content }}", scope) == "x");
+  // Non-string values render as their JSON text.
+  CHECK(resolved("{{ build.Say.outputs.exitCode }}", scope) == "0");
+  CHECK(resolved("took {{ build.Say.outputs.durationMs }} ms", scope) == "took 12 ms");
+  CHECK(resolved("{{ build.Say.outputs.ok }}", scope) == "true");
+  // A list-valued input renders as JSON.
+  CHECK(resolved("{{ build.Say.inputs.commands }}", scope) == "[\"echo Hello\"]");
+}
+
+TEST_CASE("resolver: chaining errors name what is missing") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  std::string missing = failure("{{ build.Say.outputs.nope }}", scope);
+  CHECK(contains(missing, "build.Say"));
+  CHECK(contains(missing, "no output 'nope'"));
+  std::string index = failure("{{ build.Files.inputs[5].path }}", scope);
+  CHECK(contains(index, "no input 'path'"));
+  CHECK(contains(index, "at index 5"));
+  std::string unknown = failure("{{ build.Nobody.outputs.stdout }}", scope);
+  CHECK(contains(unknown, "build.Nobody"));
+  CHECK(contains(unknown, "has not run"));
+  std::string skipped = failure("{{ build.Skipped.outputs.stdout }}", scope);
+  CHECK(contains(skipped, "did not run"));
+  std::string no_outputs = failure("{{ build.Files.outputs.content }}", scope);
+  CHECK(contains(no_outputs, "no output 'content'"));
+}
+
+TEST_CASE("resolver: loop frame, unnamed and named") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  scope.loop = LoopFrame{"", 2, "gamma"};
+  CHECK(resolved("{{ loop.index }}:{{ loop.value }}", scope) == "2:gamma");
+  CHECK(resolved("{{loop.value}}", scope) == "gamma");
+  // A name that is not this loop's stays as written.
+  CHECK(resolved("{{ hosts.value }}", scope) == "{{ hosts.value }}");
+
+  scope.loop = LoopFrame{"hosts", 0, "web1"};
+  CHECK(resolved("{{ hosts.index }}-{{ hosts.value }}", scope) == "0-web1");
+  CHECK(resolved("{{ loop.value }}", scope) == "web1");  // loop always means the current one
+  CHECK(resolved("{{ other.value }}", scope) == "{{ other.value }}");
+  CHECK(resolved("{{ Greeting }} {{ hosts.value }}", scope) == "hello web1");
+}
+
+TEST_CASE("resolver: loop expressions outside a loop stay verbatim") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  CHECK(resolved("{{ loop.index }}", scope) == "{{ loop.index }}");
+  CHECK(resolved("a {{loop.value}} b {{ Greeting }}", scope) == "a {{loop.value}} b hello");
+  CHECK(resolved("{{ named.value }}", scope) == "{{ named.value }}");
+}
+
+TEST_CASE("resolver: env: reads the runner's environment") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  REQUIRE(setenv("KILN_RESOLVER_TEST_VAR", "from env", 1) == 0);
+  CHECK(resolved("[{{ env:KILN_RESOLVER_TEST_VAR }}]", scope) == "[from env]");
+  unsetenv("KILN_RESOLVER_TEST_VAR");
+  // An unset variable is empty.
+  CHECK(resolved("[{{ env:KILN_RESOLVER_TEST_VAR }}]", scope) == "[]");
+}
+
+TEST_CASE("resolver: context: keys") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  CHECK(resolved("{{ context:executionId }}/{{ context:phase }}/{{ context:step }}", scope) == "exec-1/build/S");
+  CHECK(contains(failure("{{ context:nope }}", scope), "unknown context key 'nope'"));
+  ResolveScope bare;
+  CHECK(contains(failure("{{ context:executionId }}", bare), "executionId"));
+}
+
+TEST_CASE("resolver: malformed and unsupported expressions are errors") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  CHECK(contains(failure("{{ a.b.c }}", scope), "malformed"));
+  CHECK(contains(failure("{{ }}", scope), "malformed"));
+  CHECK(contains(failure("echo {{ Greeting", scope), "malformed"));
+  CHECK(contains(failure("{{ aws:ssm:/x }}", scope), "not supported"));
+  CHECK(contains(failure("{{ aws:imds:instance-id }}", scope), "not supported"));
+}
+
+TEST_CASE("resolver: nested JSON is resolved recursively; non-strings are untouched") {
+  Fixture f;
+  ResolveScope scope = f.scope();
+  scope.loop = LoopFrame{"", 1, "v1"};
+  json inputs = {
+      {"commands", json::array({"echo {{ Greeting }}", "echo {{ loop.value }}"})},
+      {"nested", {{"deeper", json::array({json::object({{"path", "{{ Target }}/{{ build.Say.outputs.stdout }}"}})})}}},
+      {"count", 5},
+      {"flag", true},
+      {"none", nullptr},
+  };
+  CHECK(resolve_json(inputs, scope).empty());
+  CHECK(inputs["commands"][0] == "echo hello");
+  CHECK(inputs["commands"][1] == "echo v1");
+  CHECK(inputs["nested"]["deeper"][0]["path"] == "/opt/app/Hello");
+  CHECK(inputs["count"] == 5);
+  CHECK(inputs["flag"] == true);
+  CHECK(inputs["none"].is_null());
+  // Keys are not resolved.
+  json keyed = {{"{{ Greeting }}", "{{ Greeting }}"}};
+  CHECK(resolve_json(keyed, scope).empty());
+  CHECK(keyed.contains("{{ Greeting }}"));
+  CHECK(keyed["{{ Greeting }}"] == "hello");
+  // A top-level string.
+  json s = "{{ Target }}";
+  CHECK(resolve_json(s, scope).empty());
+  CHECK(s == "/opt/app");
+  // The first error is returned.
+  json bad = json::array({"ok {{ Greeting }}", "{{ Missing }}"});
+  std::string error = resolve_json(bad, scope);
+  CHECK(contains(error, "Missing"));
+}
+
+}  // namespace kiln
