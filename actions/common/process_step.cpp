@@ -55,8 +55,8 @@ ActionResult run_process_step(ActionContext& context, sys::ProcessSpec spec) {
                 " bytes was kept on disk only (console.log), not for chaining");
   if (r.timed_out) {
     result.timed_out = true;
-    result.failure_message = "timed out after " + std::to_string(context.timeout.count() / 1000) +
-                             " s; the step's processes were stopped";
+    // context.timeout is what was left of the step's budget, not timeoutSeconds: no number here.
+    result.failure_message = "timed out (the step's timeoutSeconds ran out); the step's processes were stopped";
   } else if (r.cancelled) {
     result.failure_message = "interrupted; the step's processes were stopped";
   } else if (r.signal) {

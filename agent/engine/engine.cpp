@@ -269,7 +269,7 @@ class Execution {
         record["inputs"] = result.inputs.dump();
         record["outputs"] = trace.outputs.dump();
         if (!result.loop.is_null()) record["loop"] = result.loop;
-        if (!result.detailed_output.is_null()) record["detailedOutput"] = nlohmann::json::array({result.detailed_output});
+        if (!result.detailed_output.empty()) record["detailedOutput"] = result.detailed_output;
         if (result.success) {
           status = "success";
           failure.clear();
@@ -313,7 +313,7 @@ class Execution {
     nlohmann::json inputs = nlohmann::json::array();
     nlohmann::json outputs = nlohmann::json::object();
     nlohmann::json loop;
-    nlohmann::json detailed_output;
+    nlohmann::json detailed_output = nlohmann::json::array();  // one child run per (looped) ExecuteDocument
   };
 
   AttemptResult run_attempt(DocumentRun& run, const std::string& phase, const StepSpec& step, ResolveScope scope,
@@ -374,7 +374,7 @@ class Execution {
         for (auto& item : inputs) result.inputs.push_back(item);
       else
         result.inputs.push_back(inputs);
-      if (!action_result.detailed_output.is_null()) result.detailed_output = action_result.detailed_output;
+      if (!action_result.detailed_output.is_null()) result.detailed_output.push_back(action_result.detailed_output);
       if (action_result.reboot_requested) {
         action_result.success = false;
         action_result.failure_message =

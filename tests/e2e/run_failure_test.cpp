@@ -217,6 +217,7 @@ phases:
   CHECK(run.step("Slow")["timeoutSeconds"] == 1);
   std::string message = run.step("Slow")["failureMessage"];
   CHECK(message.find("timed out") != std::string::npos);
+  CHECK(message.find("after 0 s") == std::string::npos);  // not what was left of the budget
   CHECK(run.status("After") == "notRun");
   std::string pid = kiln::test::read_file(pid_file);
   while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
@@ -229,6 +230,38 @@ phases:
   }
   INFO("grandchild " << pid << " state '" << (state ? state : '-') << "'");
   CHECK((state == 0 || state == 'Z' || state == 'X'));
+}
+
+TEST_CASE("run: a loop's timeoutSeconds covers all its iterations; a retry gets a fresh budget") {
+  TempDir dir;
+  std::string seen = dir.file("seen");
+  auto started = std::chrono::steady_clock::now();
+  auto run = run_yaml(dir, R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: SlowLoop
+        action: ExecuteBash
+        timeoutSeconds: 1
+        maxAttempts: 2
+        loop:
+          forEach: [a, b, c]
+        inputs:
+          commands:
+            - echo {{ loop.value }} >> )" + seen + R"(
+            - sleep 0.6
+)");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 1);
+  CHECK(seconds < 8.0);
+  nlohmann::json step = run.step("SlowLoop");
+  CHECK(step["status"] == "failed");
+  CHECK(step["attempts"] == 2);
+  std::string message = step["failureMessage"];
+  CHECK(message.find("loop timed out") != std::string::npos);
+  CHECK(message.find("iteration 1") != std::string::npos);
+  CHECK(kiln::test::read_file(seen) == "a\nb\na\nb\n");  // each attempt restarts at iteration 0
 }
 
 TEST_CASE("run: exit code 194 from ExecuteBash fails the step with a message about reboot") {
