@@ -23,6 +23,7 @@ struct ChildDocumentRequest {
 
 struct ChildDocumentResult {
   bool success = false;
+  bool reboot_requested = false;  // a step of the child asked for a reboot
   std::string failure_message;
   nlohmann::json summary = nlohmann::json::object();  // the 7 summary outputs
   nlohmann::json detailed_output;                      // the child's run record
@@ -47,7 +48,8 @@ struct ActionContext {
 struct ActionResult {
   bool success = false;
   bool timed_out = false;
-  bool reboot_requested = false;  // exit code 194
+  bool reboot_requested = false;  // exit code 194 (or a child document's): reboot, then run this step again
+  bool reboot_after_step = false; // the Reboot action: this step is done; reboot, then go on
   std::string failure_message;
   nlohmann::json outputs = nlohmann::json::object();
   nlohmann::json detailed_output;  // ExecuteDocument: the child's run record

@@ -10,6 +10,26 @@ ActionResult run_assert(ActionContext& context);
 ActionResult run_execute_bash(ActionContext& context);
 ActionResult run_execute_binary(ActionContext& context);
 ActionResult run_execute_document(ActionContext& context);
+ActionResult run_reboot(ActionContext& context);
+ActionResult run_copy_file(ActionContext& context);
+ActionResult run_copy_folder(ActionContext& context);
+ActionResult run_delete_file(ActionContext& context);
+ActionResult run_delete_folder(ActionContext& context);
+ActionResult run_extract_archive(ActionContext& context);
+ActionResult run_list_files(ActionContext& context);
+ActionResult run_move_file(ActionContext& context);
+ActionResult run_move_folder(ActionContext& context);
+ActionResult run_update_os(ActionContext& context);
+ActionResult run_append_file(ActionContext& context);
+ActionResult run_create_file(ActionContext& context);
+ActionResult run_create_folder(ActionContext& context);
+ActionResult run_create_symlink(ActionContext& context);
+ActionResult run_read_file(ActionContext& context);
+ActionResult run_set_file_encoding(ActionContext& context);
+ActionResult run_set_file_owner(ActionContext& context);
+ActionResult run_set_file_permissions(ActionContext& context);
+ActionResult run_set_folder_owner(ActionContext& context);
+ActionResult run_set_folder_permissions(ActionContext& context);
 
 namespace {
 constexpr std::array kActions = {
@@ -17,6 +37,26 @@ constexpr std::array kActions = {
     ActionEntry{"ExecuteBash", run_execute_bash},
     ActionEntry{"ExecuteBinary", run_execute_binary},
     ActionEntry{"ExecuteDocument", run_execute_document},
+    ActionEntry{"Reboot", run_reboot},
+    ActionEntry{"CopyFile", run_copy_file},
+    ActionEntry{"CopyFolder", run_copy_folder},
+    ActionEntry{"DeleteFile", run_delete_file},
+    ActionEntry{"DeleteFolder", run_delete_folder},
+    ActionEntry{"ExtractArchive", run_extract_archive},
+    ActionEntry{"ListFiles", run_list_files},
+    ActionEntry{"MoveFile", run_move_file},
+    ActionEntry{"MoveFolder", run_move_folder},
+    ActionEntry{"UpdateOS", run_update_os},
+    ActionEntry{"AppendFile", run_append_file},
+    ActionEntry{"CreateFile", run_create_file},
+    ActionEntry{"CreateFolder", run_create_folder},
+    ActionEntry{"CreateSymlink", run_create_symlink},
+    ActionEntry{"ReadFile", run_read_file},
+    ActionEntry{"SetFileEncoding", run_set_file_encoding},
+    ActionEntry{"SetFileOwner", run_set_file_owner},
+    ActionEntry{"SetFilePermissions", run_set_file_permissions},
+    ActionEntry{"SetFolderOwner", run_set_folder_owner},
+    ActionEntry{"SetFolderPermissions", run_set_folder_permissions},
 };
 }  // namespace
 

@@ -17,6 +17,7 @@ ActionResult run_execute_document(ActionContext& context) {
     request.parameters = context.inputs["parameters"];
   ChildDocumentResult child = context.run_document(request);
   result.success = child.success;
+  result.reboot_requested = child.reboot_requested;
   result.failure_message = child.failure_message;
   result.outputs = child.summary;
   result.detailed_output = child.detailed_output;

@@ -58,6 +58,8 @@ std::string usage_text(const std::string& program) {
          "  " + program + " run      --documents a.yml[,b.yml] [options]   run component documents\n"
          "  " + program + " run      --config run.json [options]           run what a config file says\n"
          "  " + program + " validate --documents a.yml[,b.yml] [--os-platforms linux|windows|darwin] [--format json]\n"
+         "  " + program + " resume   [--state-directory DIR]              continue unfinished executions (boot)\n"
+         "  " + program + " status   [--state-directory DIR] [--format json]  list executions and their state\n"
          "  " + program + " --version | --help\n"
          "\n"
          "Options:\n"
@@ -67,13 +69,20 @@ std::string usage_text(const std::string& program) {
          "      --parameters N=V,...      parameter values (escape ',' and '=' as \\, and \\=)\n"
          "  -i, --execution-id ID         execution id (default: a random UUID)\n"
          "  -l, --log-directory DIR       where TOE_<time>_<id>/ is created (default: .)\n"
-         "  -s, --state-directory DIR     reboot/resume state (accepted; resume is not in this build yet)\n"
+         "  -s, --state-directory DIR     crash-safe state for resume (default /var/lib/kiln/state as root,\n"
+         "                                ~/.local/state/kiln otherwise; KILN_STATE_DIRECTORY overrides)\n"
+         "      --reboot-mode exit|system exit: save state and exit 194 for the caller to reboot and re-run;\n"
+         "                                system (default): arm a boot trigger and run the reboot command\n"
+         "      --max-reboots N           reboots allowed per execution (default 10)\n"
+         "      --reboot-command CMD      what system mode runs to reboot (default /sbin/shutdown -r now)\n"
+         "      --resume-trigger KIND     auto (systemd if running, else cron), systemd, cron or none\n"
          "  -t, --trace                   also print the application log to the console\n"
          "      --os-platforms OS         validate for linux, windows or darwin instead of this host\n"
          "      --blocked-action-modules  comma-separated actions that must not run\n"
          "      --format text|json        diagnostics format (validate)\n"
          "\n"
-         "Exit codes: 0 success, 1 run failed, 2 usage error, 3 document invalid or refused.\n";
+         "Exit codes: 0 success, 1 run failed or stopped, 2 usage error, 3 document invalid or refused,\n"
+         "194 rebooting (state saved; re-run the same command line after the reboot).\n";
 }
 
 std::string parse_command_line(int argc, char** argv, CliOptions& out) {
@@ -90,6 +99,8 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("os-platforms", po::value(&out.os_platform), "")
       ("blocked-action-modules", po::value(&blocked), "")
       ("format", po::value(&out.format), "")
+      ("reboot-mode", po::value(&out.reboot_mode), "")("max-reboots", po::value(&out.max_reboots), "")
+      ("reboot-command", po::value(&out.reboot_command), "")("resume-trigger", po::value(&out.resume_trigger), "")
       ("log-s3-bucket-name,b", po::value<std::string>(), "")("log-s3-key-prefix,k", po::value<std::string>(), "")
       ("log-s3-bucket-owner", po::value<std::string>(), "")("document-s3-bucket-owner", po::value<std::string>(), "")
       ("cw-log-group", po::value<std::string>(), "")("cw-log-stream", po::value<std::string>(), "")
@@ -119,8 +130,14 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   for (const char* flag : {"log-s3-bucket-name", "log-s3-key-prefix", "log-s3-bucket-owner", "document-s3-bucket-owner",
                            "cw-log-group", "cw-log-stream", "cw-log-region", "cw-ignore-failures"})
     if (vm.count(flag)) out.unsupported.push_back(std::string("--") + flag);
-  if (!out.command.empty() && out.command != "run" && out.command != "validate")
-    return "unknown command '" + out.command + "' (expected run or validate)";
+  if (!out.command.empty() && out.command != "run" && out.command != "validate" && out.command != "resume" &&
+      out.command != "status")
+    return "unknown command '" + out.command + "' (expected run, validate, resume or status)";
+  if (out.reboot_mode != "exit" && out.reboot_mode != "system") return "--reboot-mode must be exit or system";
+  if (out.max_reboots < 0) return "--max-reboots must be 0 or more";
+  if (out.resume_trigger != "auto" && out.resume_trigger != "systemd" && out.resume_trigger != "cron" &&
+      out.resume_trigger != "none")
+    return "--resume-trigger must be auto, systemd, cron or none";
   if (out.format != "text" && out.format != "json") return "--format must be text or json";
   if (!out.os_platform.empty() && out.os_platform != "linux" && out.os_platform != "windows" &&
       out.os_platform != "darwin")

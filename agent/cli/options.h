@@ -8,7 +8,7 @@
 namespace kiln {
 
 struct CliOptions {
-  std::string command;  // "run", "validate", or "" for --version/--help
+  std::string command;  // "run", "validate", "resume", "status", or "" for --version/--help
   bool show_help = false;
   bool show_version = false;
   std::vector<std::string> documents;
@@ -23,6 +23,11 @@ struct CliOptions {
   std::set<std::string> blocked_actions;
   std::string format = "text";  // validate: text | json
   bool trace = false;
+  std::string reboot_mode = "system";   // exit | system
+  int max_reboots = 10;
+  std::string reboot_command;           // default: /sbin/shutdown -r now
+  std::string resume_trigger = "auto";  // auto | systemd | cron | none
+  std::vector<std::map<std::string, std::string>> document_parameters;  // from --config, per document
   std::vector<std::string> unsupported;  // flags accepted for compatibility but refused
 };
 

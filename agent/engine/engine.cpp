@@ -18,6 +18,7 @@
 #include "agent/engine/resolver.h"
 #include "agent/report/run_log.h"
 #include "agent/sys/host.h"
+#include "agent/state/run_state.h"
 
 namespace kiln {
 namespace {
@@ -94,18 +95,40 @@ std::string prepare_inputs(const ActionSchema& action, bool has_inputs, nlohmann
   return message;
 }
 
+// Why a step stopped short of a result: the machine reboots (and the run resumes), or
+// the run is stopping (a signal, or the state journal cannot be written).
+enum class StepEnd { Done, Reboot, Stopped };
+
 class Execution {
  public:
-  Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel)
-      : log_(log), options_(options), cancel_(cancel) {}
+  Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel, RunPersistence persistence)
+      : log_(log), options_(options), cancel_(cancel), persistence_(persistence) {
+    if (persistence_.resume) reboots_ = persistence_.resume->reboots;
+  }
 
   bool aborted() const { return aborted_; }
+  bool rebooting() const { return rebooting_; }
+  bool stopping() const { return rebooting_ || interrupted() || !journal_error_.empty(); }
+  const std::string& journal_error() const { return journal_error_; }
+  const nlohmann::json& reboots() const { return reboots_; }
+
+  // Appends a state record. A durable record is on disk before this returns; if it
+  // cannot be written the run stops (it stays resumable once the disk has room).
+  void save(const nlohmann::json& r, bool durable = true) {
+    if (!persistence_.journal || !journal_error_.empty()) return;
+    std::string error = persistence_.journal->append(r, durable);
+    if (!error.empty()) {
+      journal_error_ = error;
+      log_.application("error", error);
+      log_.console("Error", "", error);
+    }
+  }
 
   // Runs one document; returns its record. `depth` 0 is a top-level document.
   nlohmann::json run_document(const Document& doc, const std::map<std::string, std::string>& variables,
                               const std::vector<std::string>& phases, const std::string& execution_id, int depth,
-                              std::vector<std::string> ancestors, Counters& counters) {
-    DocumentRun run{doc, variables, {}, execution_id, depth, std::move(ancestors)};
+                              std::vector<std::string> ancestors, const std::string& key_prefix, Counters& counters) {
+    DocumentRun run{doc, variables, {}, execution_id, depth, std::move(ancestors), key_prefix};
     nlohmann::json record = {{"name", doc.name},
                              {"filePath", doc.source.path},
                              {"description", doc.description},
@@ -117,8 +140,9 @@ class Execution {
     log_.event({{"event", "documentStarted"}, {"document", doc.source.path}, {"executionId", execution_id}});
     log_.application("info", "document " + doc.source.path + " started (execution " + execution_id + ")");
     StatusTally tally;
-    bool stopped = false;  // an Abort (or a signal) inside this document
-    for (const auto& phase : doc.phases) {
+    bool stopped = false;  // an Abort, a reboot, or a signal inside this document
+    for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
+      const PhaseSpec& phase = doc.phases[pi];
       if (!phase_selected(phases, phase.name)) continue;
       nlohmann::json phase_record = {{"name", phase.name},        {"status", "success"},
                                      {"startTime", utc_timestamp()}, {"endTime", ""},
@@ -126,18 +150,21 @@ class Execution {
       StatusTally phase_tally;
       if (stopped) phase_record["status"] = "notRun";
       else log_.event({{"event", "phaseStarted"}, {"document", doc.source.path}, {"phase", phase.name}});
-      for (const auto& step : phase.steps) {
+      for (size_t si = 0; si < phase.steps.size(); ++si) {
+        const StepSpec& step = phase.steps[si];
         nlohmann::json step_record;
         if (stopped) {
-          step_record = not_run_record(step);
+          step_record = base_record(step);
         } else {
-          step_record = run_step(run, phase.name, step, counters);
+          std::string key = key_prefix + "p" + std::to_string(pi) + "/s" + std::to_string(si);
+          step_record = run_step(run, key, phase.name, step, counters);
           std::string status = step_record["status"];
           phase_tally.add(status);
-          if (status == "failed" && (step.on_failure == "Abort" || interrupted())) {
+          if (status == "failed" && step.on_failure == "Abort") {
             stopped = true;
             phase_record["failureMessage"] = "step " + step.name + " failed";
           }
+          if (stopping()) stopped = true;
         }
         phase_record["steps"].push_back(std::move(step_record));
       }
@@ -152,9 +179,10 @@ class Execution {
       record["phases"].push_back(std::move(phase_record));
     }
     record["status"] = tally.status();
+    if (stopping()) record["status"] = rebooting_ ? "rebooting" : "interrupted";
     record["endTime"] = utc_timestamp();
     if (tally.failed) record["failureMessage"] = "Document " + doc.source.path + " failed!";
-    if (stopped && depth == 0) aborted_ = true;
+    if (stopped && depth == 0 && !stopping()) aborted_ = true;
     log_.event({{"event", "documentFinished"}, {"document", doc.source.path}, {"status", record["status"]}});
     return record;
   }
@@ -167,7 +195,7 @@ class Execution {
       if (!phase_selected(phases, phase.name)) continue;
       nlohmann::json p = {{"name", phase.name}, {"status", "notRun"}, {"startTime", ""},
                           {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
-      for (const auto& step : phase.steps) p["steps"].push_back(not_run_record(step));
+      for (const auto& step : phase.steps) p["steps"].push_back(base_record(step));
       record["phases"].push_back(std::move(p));
     }
     return record;
@@ -181,9 +209,16 @@ class Execution {
     std::string execution_id;
     int depth;
     std::vector<std::string> ancestors;  // canonical paths of the documents above, and this one
+    std::string key_prefix;              // journal keys of this document's steps start with this
   };
 
   bool interrupted() const { return cancel_ && cancel_->load(); }
+
+  const StepState* resumed(const std::string& key) const {
+    if (!persistence_.resume) return nullptr;
+    auto it = persistence_.resume->steps.find(key);
+    return it == persistence_.resume->steps.end() ? nullptr : &it->second;
+  }
 
   static nlohmann::json base_record(const StepSpec& step) {
     return {{"name", step.name},
@@ -201,8 +236,6 @@ class Execution {
             {"loop", nullptr},
             {"detailedOutput", nullptr}};
   }
-
-  static nlohmann::json not_run_record(const StepSpec& step) { return base_record(step); }
 
   std::map<std::string, std::string> context_for(const DocumentRun& run, const std::string& phase,
                                                  const std::string& step) {
@@ -226,43 +259,99 @@ class Execution {
     if (options_.progress) std::cerr << text << std::flush;
   }
 
-  nlohmann::json run_step(DocumentRun& run, const std::string& phase, const StepSpec& step, Counters& counters) {
+  static void count(const std::string& status, Counters& counters) {
+    if (status != "skipped" && status != "notRun") ++counters.executed;
+    if (status == "failed") ++counters.failed;
+    if (status == "ignoredFailure") ++counters.ignored;
+  }
+
+  // Records a reboot request; false when the cap is reached (the step then fails).
+  bool request_reboot(const std::string& key, const StepSpec& step, const std::string& reason, const char* resume_at,
+                      int64_t attempt) {
+    if (static_cast<int>(reboots_.size()) >= options_.max_reboots) return false;
+    nlohmann::json r = {{"type", "reboot"},        {"key", key},          {"step", step.name},
+                        {"reason", reason},        {"resumeAt", resume_at}, {"attempt", attempt},
+                        {"time", utc_timestamp()}, {"bootId", current_boot_id()}};
+    save(r);
+    reboots_.push_back({{"time", r["time"]}, {"step", step.name}, {"reason", reason}});
+    rebooting_ = true;
+    log_.event({{"event", "rebootRequested"}, {"step", step.name}, {"reason", reason}});
+    log_.console("Info", "", "Step " + step.name + " requested a reboot (" + reason + ")");
+    return true;
+  }
+
+  std::string reboot_cap_message() const {
+    return "the execution already rebooted " + std::to_string(reboots_.size()) +
+           " times, the limit (--max-reboots " + std::to_string(options_.max_reboots) +
+           "); stopping instead of rebooting again to avoid a reboot loop";
+  }
+
+  nlohmann::json run_step(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
+                          Counters& counters) {
+    StepTrace& trace = run.traces[phase + "\n" + step.name];
+    const StepState* before = resumed(key);
+    if (before && before->finished) {  // done before a reboot or crash: never run again
+      trace.inputs = before->trace.value("inputs", nlohmann::json::array());
+      trace.outputs = before->trace.value("outputs", nlohmann::json::array());
+      trace.ran = before->trace.value("ran", false);
+      count(before->record.value("status", ""), counters);
+      log_.application("info", "step " + phase + "/" + step.name + " finished before; not run again");
+      return before->record;
+    }
     nlohmann::json record = base_record(step);
     record["startTime"] = utc_timestamp();
     std::string label = phase + "/" + step.name;
+    int64_t first_attempt = before && before->attempt > 0 ? before->attempt : 1;
+    save({{"type", "stepStarted"}, {"key", key}, {"attempt", first_attempt}}, false);
     log_.event({{"event", "stepStarted"}, {"phase", phase}, {"step", step.name}, {"action", step.action}});
-    log_.application("info", "step " + label + " (" + step.action + ") started");
+    log_.application("info", "step " + label + " (" + step.action + ") started" +
+                                 (before ? " again after an interruption or reboot" : ""));
     log_.console("Info", "", "Phase " + phase + ", step " + step.name + " (" + step.action + ")");
     progress("\033[1m▶\033[0m " + label + " (" + step.action + ")\n");
     auto started = Clock::now();
     std::map<std::string, std::string> context = context_for(run, phase, step.name);
     ResolveScope scope{&run.variables, &run.traces, &context, std::nullopt};
 
-    StepTrace& trace = run.traces[phase + "\n" + step.name];
     std::string status, failure;
     if (step.has_if) {
-      nlohmann::json condition = step.if_condition;
-      std::string error = resolve_json(condition, scope);
-      ConditionOutcome outcome;
-      if (error.empty()) outcome = evaluate_condition(condition);
-      std::string branch = error.empty() && outcome.error.empty() ? condition_branch(condition, outcome.value) : "Abort";
-      if (!error.empty() || !outcome.error.empty()) failure = "cannot evaluate 'if': " + (error.empty() ? outcome.error : error);
-      record["if"] = {{"verdict", outcome.value}, {"branch", branch}, {"detail", outcome.detail}};
-      log_.application("info", "step " + label + " if: " + outcome.detail + " -> " + branch);
-      log_.event({{"event", "conditionEvaluated"}, {"phase", phase}, {"step", step.name}, {"verdict", outcome.value},
-                  {"branch", branch}});
+      nlohmann::json verdict;
+      if (before && before->condition) {
+        verdict = *before->condition;  // an `if` is evaluated once, even across reboots
+      } else {
+        nlohmann::json condition = step.if_condition;
+        std::string error = resolve_json(condition, scope);
+        ConditionOutcome outcome;
+        if (error.empty()) outcome = evaluate_condition(condition);
+        bool ok = error.empty() && outcome.error.empty();
+        verdict = {{"type", "condition"},
+                   {"key", key},
+                   {"verdict", outcome.value},
+                   {"branch", ok ? condition_branch(condition, outcome.value) : "Abort"},
+                   {"detail", ok ? outcome.detail : "cannot evaluate 'if': " + (error.empty() ? outcome.error : error)}};
+        save(verdict);
+      }
+      std::string branch = verdict["branch"];
+      record["if"] = {{"verdict", verdict["verdict"]}, {"branch", branch}, {"detail", verdict["detail"]}};
+      log_.application("info", "step " + label + " if: " + verdict["detail"].get<std::string>() + " -> " + branch);
+      log_.event({{"event", "conditionEvaluated"}, {"phase", phase}, {"step", step.name},
+                  {"verdict", verdict["verdict"]}, {"branch", branch}});
       if (branch == "Skip") {
         status = "skipped";
       } else if (branch == "Abort") {
-        if (failure.empty()) failure = "the 'if' condition chose Abort";
+        std::string detail = verdict["detail"];
+        failure = detail.rfind("cannot evaluate", 0) == 0 ? detail : "the 'if' condition chose Abort";
         status = "failed";
       }
     }
+    StepEnd end = StepEnd::Done;
     if (status.empty()) {
-      for (int64_t attempt = 1; attempt <= step.max_attempts; ++attempt) {
+      for (int64_t attempt = first_attempt; attempt <= step.max_attempts; ++attempt) {
         record["attempts"] = attempt;
+        if (attempt != first_attempt) save({{"type", "stepStarted"}, {"key", key}, {"attempt", attempt}}, false);
         log_.event({{"event", "attemptStarted"}, {"phase", phase}, {"step", step.name}, {"attempt", attempt}});
-        AttemptResult result = run_attempt(run, phase, step, scope, attempt);
+        const std::vector<nlohmann::json>* done_iterations =
+            before && before->attempt == attempt ? &before->iterations : nullptr;
+        AttemptResult result = run_attempt(run, key, phase, step, scope, attempt, done_iterations);
         trace.inputs = result.inputs;
         trace.outputs = nlohmann::json::array({result.outputs});
         trace.ran = true;
@@ -270,9 +359,24 @@ class Execution {
         record["outputs"] = trace.outputs.dump();
         if (!result.loop.is_null()) record["loop"] = result.loop;
         if (!result.detailed_output.empty()) record["detailedOutput"] = result.detailed_output;
+        if (result.end == StepEnd::Reboot && !result.reboot_after_step) {
+          if (request_reboot(key, step, result.failure_message, "same", attempt)) {
+            end = StepEnd::Reboot;
+            break;
+          }
+          result.success = false;
+          result.failure_message = reboot_cap_message();
+          result.no_retry = true;
+        }
+        if (result.end == StepEnd::Stopped || (interrupted() && !result.success)) {
+          end = StepEnd::Stopped;
+          failure = result.failure_message.empty() ? "interrupted" : result.failure_message;
+          break;
+        }
         if (result.success) {
           status = "success";
           failure.clear();
+          if (result.reboot_after_step) end = StepEnd::Reboot;
           break;
         }
         failure = result.failure_message;
@@ -280,17 +384,39 @@ class Execution {
         log_.application("warn", "step " + label + " attempt " + std::to_string(attempt) + " failed: " + failure);
         log_.event({{"event", "attemptFailed"}, {"phase", phase}, {"step", step.name}, {"attempt", attempt},
                     {"message", failure}});
-        if (interrupted() || result.no_retry) break;
+        if (result.no_retry) break;
       }
     }
-    if (status == "failed" && step.on_failure == "Ignore" && !interrupted()) status = "ignoredFailure";
-    if (status != "skipped") ++counters.executed;
-    if (status == "failed") ++counters.failed;
-    if (status == "ignoredFailure") ++counters.ignored;
-    record["status"] = status;
-    record["failureMessage"] = failure;
     record["endTime"] = utc_timestamp();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (end == StepEnd::Reboot && status.empty()) {
+      // Runs again from its start after the reboot: not finished, not counted.
+      record["status"] = "rebooting";
+      progress("  \033[33m↻\033[0m " + label + " reboot requested\n");
+      return record;
+    }
+    if (end == StepEnd::Stopped) {
+      record["status"] = "interrupted";
+      record["failureMessage"] = failure;
+      save({{"type", "stepInterrupted"}, {"key", key}});
+      log_.event({{"event", "stepInterrupted"}, {"phase", phase}, {"step", step.name}});
+      log_.console("Error", "", "Step " + step.name + " interrupted; the execution can be resumed");
+      progress("  \033[31m■\033[0m " + label + " interrupted\n");
+      return record;
+    }
+    if (end == StepEnd::Reboot && static_cast<int>(reboots_.size()) >= options_.max_reboots) {
+      status = "failed";  // the Reboot action ran, but one more reboot would pass the cap
+      failure = reboot_cap_message();
+      end = StepEnd::Done;
+    }
+    if (status == "failed" && step.on_failure == "Ignore") status = "ignoredFailure";
+    count(status, counters);
+    record["status"] = status;
+    record["failureMessage"] = failure;
+    save({{"type", "stepFinished"},
+            {"key", key},
+            {"record", record},
+            {"trace", {{"inputs", trace.inputs}, {"outputs", trace.outputs}, {"ran", trace.ran}}}});
     log_.event({{"event", "stepFinished"}, {"phase", phase}, {"step", step.name}, {"status", status},
                 {"durationMs", ms}, {"failureMessage", failure}});
     log_.application(status == "failed" ? "error" : "info", "step " + label + " " + status +
@@ -303,12 +429,15 @@ class Execution {
       progress("  \033[31m✗\033[0m " + label + " " + status + ": " + failure + "\n");
       for (const auto& line : last_stderr_) progress("    | " + line + "\n");
     }
+    if (end == StepEnd::Reboot) request_reboot(key, step, "Reboot action", "next", 0);
     return record;
   }
 
   struct AttemptResult {
     bool success = false;
     bool no_retry = false;
+    bool reboot_after_step = false;
+    StepEnd end = StepEnd::Done;
     std::string failure_message;
     nlohmann::json inputs = nlohmann::json::array();
     nlohmann::json outputs = nlohmann::json::object();
@@ -316,8 +445,24 @@ class Execution {
     nlohmann::json detailed_output = nlohmann::json::array();  // one child run per (looped) ExecuteDocument
   };
 
-  AttemptResult run_attempt(DocumentRun& run, const std::string& phase, const StepSpec& step, ResolveScope scope,
-                            int64_t attempt) {
+  static void merge_outputs(nlohmann::json& into, const nlohmann::json& outputs) {
+    for (auto& [key, value] : outputs.items()) {
+      if (into.contains(key) && value.is_string() && into[key].is_string())
+        into[key] = into[key].get<std::string>() + "\n" + value.get<std::string>();
+      else
+        into[key] = value;
+    }
+  }
+
+  static void append_inputs(nlohmann::json& into, const nlohmann::json& inputs) {
+    if (inputs.is_array())
+      for (const auto& item : inputs) into.push_back(item);
+    else
+      into.push_back(inputs);
+  }
+
+  AttemptResult run_attempt(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
+                            ResolveScope scope, int64_t attempt, const std::vector<nlohmann::json>* done_iterations) {
     AttemptResult result;
     const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
     const ActionEntry* entry = find_action(step.action);
@@ -360,6 +505,15 @@ class Execution {
 
     result.success = true;
     for (size_t i = 0; i < frames.size(); ++i) {
+      // Iterations finished before a reboot are not run again; their results stand.
+      if (done_iterations && i < done_iterations->size() && (*done_iterations)[i].value("index", -1) == static_cast<int>(i)) {
+        const nlohmann::json& done = (*done_iterations)[i];
+        append_inputs(result.inputs, done.value("inputs", nlohmann::json::array()));
+        merge_outputs(result.outputs, done.value("outputs", nlohmann::json::object()));
+        if (done.contains("detailedOutput") && !done["detailedOutput"].is_null())
+          result.detailed_output.push_back(done["detailedOutput"]);
+        continue;
+      }
       if (step.loop) scope.loop = frames[i];
       nlohmann::json inputs = step.inputs;
       std::string error = resolve_json(inputs, scope);
@@ -368,19 +522,21 @@ class Execution {
       if (!error.empty()) {
         action_result.failure_message = error;
       } else {
-        action_result = invoke(run, phase, step, *schema, *entry, inputs, deadline, attempt, i);
+        action_result = invoke(run, key, phase, step, *entry, inputs, deadline, attempt, i);
       }
-      if (inputs.is_array())
-        for (auto& item : inputs) result.inputs.push_back(item);
-      else
-        result.inputs.push_back(inputs);
+      append_inputs(result.inputs, inputs);
       if (!action_result.detailed_output.is_null()) result.detailed_output.push_back(action_result.detailed_output);
       if (action_result.reboot_requested) {
-        action_result.success = false;
-        action_result.failure_message =
-            "exit code 194 asks for a reboot and a rerun of this step, but this kiln build cannot reboot and resume "
-            "yet";
-        result.no_retry = true;
+        result.success = false;
+        result.end = StepEnd::Reboot;
+        result.failure_message = rebooting_ ? "a child document requested a reboot" : "exit code 194 requested a reboot";
+        return result;
+      }
+      if (stopping() && !action_result.success) {
+        result.success = false;
+        result.end = StepEnd::Stopped;
+        result.failure_message = action_result.failure_message;
+        return result;
       }
       if (!action_result.success) {
         result.success = false;
@@ -397,17 +553,39 @@ class Execution {
         }
         break;
       }
-      for (auto& [key, value] : action_result.outputs.items()) {
-        if (result.outputs.contains(key) && value.is_string() && result.outputs[key].is_string())
-          result.outputs[key] = result.outputs[key].get<std::string>() + "\n" + value.get<std::string>();
-        else
-          result.outputs[key] = value;
+      merge_outputs(result.outputs, action_result.outputs);
+      bool last = i + 1 == frames.size();
+      if (step.loop && !last)
+        save({{"type", "iteration"},
+                {"key", key},
+                {"attempt", attempt},
+                {"index", i},
+                {"inputs", inputs},
+                {"outputs", action_result.outputs},
+                {"detailedOutput", action_result.detailed_output}});
+      if (action_result.reboot_after_step) {
+        if (last) {
+          result.reboot_after_step = true;  // the step is done; reboot after recording it
+        } else {
+          // A Reboot inside a loop: this iteration is done; after the reboot the loop
+          // goes on with the next one.
+          result.success = false;
+          result.end = StepEnd::Reboot;
+          result.failure_message = "Reboot action (loop iteration " + std::to_string(i) + ")";
+          return result;
+        }
+      }
+      if (!journal_error_.empty()) {
+        result.success = false;
+        result.end = StepEnd::Stopped;
+        result.failure_message = journal_error_;
+        return result;
       }
     }
     return result;
   }
 
-  ActionResult invoke(DocumentRun& run, const std::string& phase, const StepSpec& step, const ActionSchema& schema,
+  ActionResult invoke(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
                       const ActionEntry& entry, const nlohmann::json& inputs,
                       const std::optional<Clock::time_point>& deadline, int64_t attempt, size_t iteration) {
     ActionContext context;
@@ -442,11 +620,11 @@ class Execution {
       if (is_err) remember_stderr(chunk);
     };
     context.log = [this, &step](const std::string& line) { log_.application("info", step.name + ": " + line); };
-    context.run_document = [this, &run, &step](const ChildDocumentRequest& request) {
-      return run_child(run, step, request);
+    std::string child_prefix = key + "#" + std::to_string(iteration) + ">";
+    context.run_document = [this, &run, &step, child_prefix](const ChildDocumentRequest& request) {
+      return run_child(run, step, child_prefix, request);
     };
     try {
-      (void)schema;
       return entry.run(context);
     } catch (const std::exception& e) {  // actions report failures as values; this is a safety net
       ActionResult failed;
@@ -471,7 +649,8 @@ class Execution {
     return out.substr(0, 60);
   }
 
-  ChildDocumentResult run_child(DocumentRun& parent, const StepSpec& step, const ChildDocumentRequest& request) {
+  ChildDocumentResult run_child(DocumentRun& parent, const StepSpec& step, const std::string& key_prefix,
+                                const ChildDocumentRequest& request) {
     namespace fs = std::filesystem;
     ChildDocumentResult result;
     fs::path path = request.document;
@@ -499,6 +678,7 @@ class Execution {
       for (auto& d : validate_document(std::move(loaded), validate_options, child)) diagnostics.push_back(d);
     }
     std::vector<std::string> phases = split_list(request.phases, ',');
+    for (auto& p : phases) p = trim(p);
     if (!has_errors(diagnostics))
       for (auto& d : check_runnable(child, phases, options_.blocked_actions)) diagnostics.push_back(d);
     std::map<std::string, std::string> variables;
@@ -518,16 +698,29 @@ class Execution {
       while (!result.failure_message.empty() && result.failure_message.back() == '\n') result.failure_message.pop_back();
       return result;
     }
-    log_.save_document("document-" + std::to_string(++document_serial_) + "-" + path.filename().string(),
-                       child.source.text);
-    std::string child_id = sys::random_uuid();
+    // The child keeps its execution id across reboots, like its parent.
+    std::string child_id;
+    if (const StepState* s = resumed(key_prefix); s && !s->child_execution_id.empty()) {
+      child_id = s->child_execution_id;
+    } else {
+      child_id = sys::random_uuid();
+      save({{"type", "child"}, {"key", key_prefix}, {"executionId", child_id}});
+      log_.save_document("document-" + std::to_string(++document_serial_) + "-" + path.filename().string(),
+                         child.source.text);
+    }
     Counters counters;
     std::vector<std::string> ancestors = parent.ancestors;
     ancestors.push_back(key);
-    nlohmann::json record = run_document(child, variables, phases, child_id, parent.depth + 1, ancestors, counters);
+    nlohmann::json record =
+        run_document(child, variables, phases, child_id, parent.depth + 1, ancestors, key_prefix, counters);
     std::string status = record["status"];
-    result.success = status != "failed";
+    if (rebooting_) {
+      result.reboot_requested = true;
+      return result;
+    }
+    result.success = status != "failed" && status != "interrupted";
     if (!result.success) result.failure_message = record["failureMessage"];
+    if (status == "interrupted" && result.failure_message.empty()) result.failure_message = "interrupted";
     result.summary = {{"executedStepCount", counters.executed},
                       {"executionId", child_id},
                       {"failedStepCount", counters.failed},
@@ -542,6 +735,11 @@ class Execution {
                               {"failureMessage", record["failureMessage"]},
                               {"documents", nlohmann::json::array({record})}};
     return result;
+  }
+
+  static std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
   }
 
  public:
@@ -573,7 +771,11 @@ class Execution {
   RunLog& log_;
   const RunOptions& options_;
   const std::atomic<bool>* cancel_;
+  RunPersistence persistence_;
   bool aborted_ = false;
+  bool rebooting_ = false;
+  std::string journal_error_;
+  nlohmann::json reboots_ = nlohmann::json::array();
   std::deque<std::string> last_stderr_;
   int step_serial_ = 0;
   int document_serial_ = 0;
@@ -581,10 +783,12 @@ class Execution {
 
 void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
                         Diagnostics& out) {
-  if (value.is_object() || value.is_array()) {
-    for (auto it = value.begin(); it != value.end(); ++it)
-      refuse_expressions(*it, doc, value.is_array() ? pointer_append(pointer, static_cast<size_t>(&*it - &value[0]))
-                                                    : pointer_append(pointer, it.key()), out);
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) refuse_expressions(value[i], doc, pointer_append(pointer, i), out);
+    return;
+  }
+  if (value.is_object()) {
+    for (const auto& [k, v] : value.items()) refuse_expressions(v, doc, pointer_append(pointer, k), out);
     return;
   }
   if (!value.is_string()) return;
@@ -631,7 +835,7 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
 }
 
 RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions& options,
-                         const std::atomic<bool>* cancel) {
+                         const std::atomic<bool>* cancel, RunPersistence persistence) {
   RunOutcome outcome;
   // Everything that can be refused is refused before anything runs.
   std::vector<std::map<std::string, std::string>> variables(documents.size());
@@ -649,39 +853,62 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
       if (d.message.find("no value was given") != std::string::npos) outcome.exit_code = 2;
     return outcome;
   }
+  const RunState* resume = persistence.resume;
   RunLog log;
   log.set_trace(options.trace);
-  if (std::string error = log.open(options.log_directory, options.execution_id); !error.empty()) {
+  std::string earlier_folder = resume ? resume->header.value("logFolder", "") : "";
+  if (std::string error = log.open(options.log_directory, options.execution_id, earlier_folder); !error.empty()) {
     outcome.exit_code = 1;
     outcome.diagnostics.push_back({Severity::Error, {"kiln", 0, 0}, error, "choose another --log-directory"});
     return outcome;
   }
-  for (size_t i = 0; i < documents.size(); ++i) {
-    std::string name = std::filesystem::path(documents[i].document.source.path).filename().string();
-    log.save_document(documents.size() == 1 ? "document.yaml" : "document-" + std::to_string(i + 1) + "-" + name,
-                      documents[i].document.source.text);
+  outcome.log_folder = log.folder();
+  Execution execution(log, options, cancel, persistence);
+  if (persistence.journal && !resume) {
+    nlohmann::json header = persistence.header;
+    header["type"] = "header";
+    header["logFolder"] = log.folder();
+    header["startTime"] = utc_timestamp();
+    header["bootId"] = current_boot_id();
+    execution.save(header);
   }
+  if (!resume) {
+    for (size_t i = 0; i < documents.size(); ++i) {
+      std::string name = std::filesystem::path(documents[i].document.source.path).filename().string();
+      log.save_document(documents.size() == 1 ? "document.yaml" : "document-" + std::to_string(i + 1) + "-" + name,
+                        documents[i].document.source.text);
+    }
+  } else {
+    std::string boot = current_boot_id();
+    bool rebooted = !resume->reboots.empty() && resume->reboots.back().value("bootId", "") != boot;
+    std::string how = resume->awaiting_reboot ? (rebooted ? "after a reboot" : "after a reboot request (same boot)")
+                                              : "after an interruption";
+    log.application("info", "resuming execution " + options.execution_id + " " + how);
+    log.console("Info", "", "Resuming execution " + options.execution_id + " " + how);
+    log.event({{"event", "runResumed"}, {"executionId", options.execution_id}, {"how", how}});
+  }
+  std::string start_time = resume ? resume->header.value("startTime", utc_timestamp()) : utc_timestamp();
   nlohmann::json run = {{"executionId", options.execution_id},
                         {"status", "success"},
-                        {"startTime", utc_timestamp()},
+                        {"startTime", start_time},
                         {"endTime", ""},
                         {"failureMessage", ""},
                         {"documents", nlohmann::json::array()}};
   log.event({{"event", "runStarted"}, {"executionId", options.execution_id}, {"logFolder", log.folder()}});
   log.application("info", "kiln " KILN_VERSION " run " + options.execution_id + " started; log folder " + log.folder());
-  Execution execution(log, options, cancel);
   Counters counters;
   StatusTally tally;
   std::string failed_document;
   for (size_t i = 0; i < documents.size(); ++i) {
     const Document& doc = documents[i].document;
     nlohmann::json record;
-    if (execution.aborted() || (cancel && cancel->load())) {
+    if (execution.aborted() || execution.stopping()) {
       record = execution.not_run_document_record(doc, options.phases);
     } else {
       std::error_code ec;
       std::string canonical = std::filesystem::weakly_canonical(doc.source.path, ec).string();
-      record = execution.run_document(doc, variables[i], options.phases, options.execution_id, 0, {canonical}, counters);
+      record = execution.run_document(doc, variables[i], options.phases, options.execution_id, 0, {canonical},
+                                      "d" + std::to_string(i) + "/", counters);
     }
     tally.add(record["status"]);
     if (record["status"] == "failed" && failed_document.empty()) failed_document = doc.source.path;
@@ -689,23 +916,51 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   }
   run["status"] = tally.status();
   run["endTime"] = utc_timestamp();
+  run["reboots"] = execution.reboots();
   if (!failed_document.empty()) run["failureMessage"] = "Document " + failed_document + " failed!";
-  if (cancel && cancel->load()) run["failureMessage"] = "interrupted by a signal; " + run["failureMessage"].get<std::string>();
+  if (execution.rebooting()) {
+    run["status"] = "rebooting";
+    run["failureMessage"] = "";
+  } else if (execution.stopping()) {
+    run["status"] = "interrupted";
+    run["failureMessage"] = cancel && cancel->load()
+                                ? "interrupted by a signal; resume with the same --execution-id"
+                                : execution.journal_error() + "; resume with the same --execution-id once fixed";
+  }
   if (std::string error = log.write_detailed_output(run); !error.empty()) log.application("error", error);
   outcome.summary = {{"executionId", options.execution_id},
                      {"status", run["status"]},
                      {"failedStepCount", counters.failed},
                      {"executedStepCount", counters.executed},
                      {"ignoredFailedStepCount", counters.ignored},
+                     {"rebootCount", execution.reboots().size()},
                      {"failureMessage", run["failureMessage"]},
                      {"logUrl", log.folder()}};
   log.event({{"event", "runFinished"}, {"status", run["status"]}, {"summary", outcome.summary}});
-  log.console("Info", "",
-              run["status"] == "failed" ? "TOE has completed execution with failure - " +
-                                              run["failureMessage"].get<std::string>()
-                                        : "TOE has completed execution successfully");
+  if (execution.rebooting()) {
+    outcome.rebooting = true;
+    outcome.exit_code = 194;
+    log.console("Info", "", "TOE is rebooting the machine; the execution resumes afterwards");
+  } else if (execution.stopping()) {
+    outcome.exit_code = 1;
+    log.console("Error", "", "TOE stopped: " + run["failureMessage"].get<std::string>());
+  } else {
+    outcome.finished = true;
+    outcome.exit_code = run["status"] == "failed" ? 1 : 0;
+    log.console("Info", "",
+                run["status"] == "failed" ? "TOE has completed execution with failure - " +
+                                                run["failureMessage"].get<std::string>()
+                                          : "TOE has completed execution successfully");
+    if (persistence.journal) {
+      execution.save({{"type", "runFinished"}, {"summary", outcome.summary}, {"exitCode", outcome.exit_code}});
+      // The finished journal keeps only what `kiln status` needs.
+      if (execution.journal_error().empty())
+        if (std::string error = persistence.journal->compact(RunState::compacted(persistence.journal->records()));
+            !error.empty())
+          log.application("warn", error);
+    }
+  }
   log.flush();
-  outcome.exit_code = run["status"] == "failed" ? 1 : 0;
   return outcome;
 }
 

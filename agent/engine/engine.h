@@ -11,6 +11,8 @@
 
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
+#include "agent/state/run_journal.h"
+#include "agent/state/run_state.h"
 
 namespace kiln {
 
@@ -23,6 +25,14 @@ struct RunOptions {
   std::set<std::string> blocked_actions;          // --blocked-action-modules
   bool trace = false;
   bool progress = false;                          // show steps as they run (a terminal)
+  int max_reboots = 10;                           // --max-reboots: more fail the run
+};
+
+// Where the run keeps its crash-safe state, and what an earlier attempt left.
+struct RunPersistence {
+  RunJournal* journal = nullptr;      // null: no state kept (not used by the CLI)
+  const RunState* resume = nullptr;   // the replayed journal when resuming
+  nlohmann::json header;              // written first when the journal is new
 };
 
 struct DocumentToRun {
@@ -31,7 +41,10 @@ struct DocumentToRun {
 };
 
 struct RunOutcome {
-  int exit_code = 0;  // 0 success, 1 failed, 2 bad arguments, 3 document refused
+  int exit_code = 0;  // 0 success, 1 failed (or stopped), 2 bad arguments, 3 document refused, 194 reboot
+  bool rebooting = false;   // state saved; the machine should reboot and the run resume
+  bool finished = false;    // the execution is over (nothing to resume)
+  std::string log_folder;
   nlohmann::json summary;
   Diagnostics diagnostics;  // why nothing ran (exit codes 2 and 3)
 };
@@ -43,6 +56,6 @@ Diagnostics check_runnable(const Document& document, const std::vector<std::stri
 
 // Runs the documents in order. `cancel` is raised by SIGINT/SIGTERM.
 RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions& options,
-                         const std::atomic<bool>* cancel);
+                         const std::atomic<bool>* cancel, RunPersistence persistence = {});
 
 }  // namespace kiln

@@ -72,14 +72,18 @@ RunLog::~RunLog() {
   }
 }
 
-std::string RunLog::open(const std::string& log_directory, const std::string& execution_id) {
+std::string RunLog::open(const std::string& log_directory, const std::string& execution_id,
+                         const std::string& existing_folder) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(log_directory, ec);
   if (ec) return "cannot create the log directory " + log_directory + ": " + ec.message();
-  folder_ = (fs::absolute(log_directory).lexically_normal() / ("TOE_" + format_time("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" +
-                                        folder_safe(execution_id)))
-                .string();
+  if (!existing_folder.empty() && fs::is_directory(existing_folder, ec))
+    folder_ = existing_folder;
+  else
+    folder_ = (fs::absolute(log_directory).lexically_normal() /
+               ("TOE_" + format_time("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" + folder_safe(execution_id)))
+                  .string();
   if (::mkdir(folder_.c_str(), 0700) != 0 && errno != EEXIST)
     return "cannot create the log folder " + folder_ + ": " + std::strerror(errno);
   console_ = open_for_append(folder_ + "/console.log");

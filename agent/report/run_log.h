@@ -21,8 +21,10 @@ class RunLog {
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
 
-  // Creates the folder and opens the files. Returns "" or an error text.
-  std::string open(const std::string& log_directory, const std::string& execution_id);
+  // Creates the folder and opens the files. Returns "" or an error text. A resumed
+  // execution passes the folder it used before, and its files are appended to.
+  std::string open(const std::string& log_directory, const std::string& execution_id,
+                   const std::string& existing_folder = "");
   const std::string& folder() const { return folder_; }
 
   // console.log: "2026-11-27 10:41:02.123 Info <text>" for each line of `text`.

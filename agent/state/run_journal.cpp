@@ -150,7 +150,7 @@ std::string RunJournal::open(const std::string& folder) {
   return {};
 }
 
-std::string RunJournal::append(const nlohmann::json& record) {
+std::string RunJournal::append(const nlohmann::json& record, bool durable) {
   if (fd_ < 0) return "the state journal is not open";
   std::string line = journal_line(record);
   off_t before = ::lseek(fd_, 0, SEEK_CUR);
@@ -160,7 +160,7 @@ std::string RunJournal::append(const nlohmann::json& record) {
     if (before >= 0 && ::ftruncate(fd_, before) == 0) ::lseek(fd_, before, SEEK_SET);  // no half record left
     return error;
   }
-  if (::fdatasync(fd_) != 0) return errno_text("cannot flush the state journal " + path_);
+  if (durable && ::fdatasync(fd_) != 0) return errno_text("cannot flush the state journal " + path_);
   sync_time_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   ++appends_;
   records_.push_back(record);

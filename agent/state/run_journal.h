@@ -30,8 +30,11 @@ class RunJournal {
   // Set when open() dropped a torn last record.
   bool dropped_torn_record() const { return dropped_torn_; }
 
-  // Appends one record durably. Returns "" or an error (e.g. the disk is full).
-  std::string append(const nlohmann::json& record);
+  // Appends one record; with `durable` it is flushed with fdatasync before returning.
+  // Records that only help diagnosis (a step started) skip the flush: losing one in a
+  // crash changes nothing, since an unfinished step runs again anyway.
+  // Returns "" or an error (e.g. the disk is full); a failed append leaves no partial record.
+  std::string append(const nlohmann::json& record, bool durable = true);
   // Replaces the journal with `records` atomically.
   std::string compact(const std::vector<nlohmann::json>& records);
 

@@ -1,5 +1,5 @@
 // End-to-end: onFailure (Abort / Continue / Ignore), maxAttempts, timeoutSeconds and
-// exit code 194, through the real kiln binary and real bash.
+// through the real kiln binary and real bash (exit code 194: tests/e2e/reboot_test.cpp).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -262,25 +262,4 @@ phases:
   CHECK(message.find("loop timed out") != std::string::npos);
   CHECK(message.find("iteration 1") != std::string::npos);
   CHECK(kiln::test::read_file(seen) == "a\nb\na\nb\n");  // each attempt restarts at iteration 0
-}
-
-TEST_CASE("run: exit code 194 from ExecuteBash fails the step with a message about reboot") {
-  TempDir dir;
-  auto run = run_yaml(dir, R"(schemaVersion: 1.0
-phases:
-  - name: build
-    steps:
-      - name: WantsReboot
-        action: ExecuteBash
-        maxAttempts: 3
-        inputs:
-          commands: ["echo once >> )" + dir.file("count") + R"(", "exit 194"]
-)");
-  INFO(kiln::e2e::describe(run));
-  CHECK(run.exit_code() == 1);
-  CHECK(run.status("WantsReboot") == "failed");
-  std::string message = run.step("WantsReboot")["failureMessage"];
-  CHECK(message.find("reboot") != std::string::npos);
-  // A reboot request is not a failed attempt to retry.
-  CHECK(kiln::test::read_file(dir.file("count")) == "once\n");
 }

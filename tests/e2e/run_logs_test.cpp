@@ -165,7 +165,7 @@ TEST_CASE("logs: the stdout summary has AWSTOE's keys") {
   INFO(kiln::e2e::describe(run));
   REQUIRE(run.summary.is_object());
   CHECK(keys_of(run.summary) == std::set<std::string>{"executionId", "status", "failedStepCount", "executedStepCount",
-                                                       "ignoredFailedStepCount", "failureMessage", "logUrl"});
+                                                       "ignoredFailedStepCount", "failureMessage", "logUrl", "rebootCount"});
   CHECK(run.summary["executionId"] == "sum-1");
   CHECK(run.summary["status"] == "success");
   CHECK(run.summary["executedStepCount"] == 3);

@@ -36,8 +36,31 @@ nlohmann::json RunResult::summary() const {
   return nlohmann::json::parse(out, nullptr, false);
 }
 
-RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory) {
+// Tests keep kiln's crash-safe state out of the machine's default state directory: one
+// private folder for the whole test process, removed when it ends.
+static const std::string& test_state_directory() {
+  static TempDir folder;
+  return folder.path();
+}
+
+std::vector<std::string> kiln_test_environment(const std::vector<std::string>& overrides) {
+  // Nothing a test runs may reboot this machine or write boot triggers into /etc.
+  std::vector<std::string> environment = {"KILN_STATE_DIRECTORY=" + test_state_directory() + "/state",
+                                          "KILN_REBOOT_COMMAND=true",
+                                          "KILN_SYSTEMD_UNIT_DIR=" + test_state_directory() + "/systemd",
+                                          "KILN_CRON_DIR=" + test_state_directory() + "/cron.d"};
+  for (const auto& entry : overrides) {
+    std::string name = entry.substr(0, entry.find('='));
+    std::erase_if(environment, [&](const std::string& e) { return e.substr(0, e.find('=')) == name; });
+    environment.push_back(entry);
+  }
+  return environment;
+}
+
+RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory,
+                   const std::vector<std::string>& environment) {
   sys::ProcessSpec spec;
+  spec.extra_environment = kiln_test_environment(environment);
   spec.executable = KILN_BINARY;
   spec.arguments = arguments;
   spec.working_directory = working_directory;

@@ -30,7 +30,13 @@ struct RunResult {
 };
 
 // Runs the kiln binary with `arguments`, in `working_directory` (empty: ours).
-RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory = "");
+// Tests never reboot the machine nor write into /etc: the environment points kiln's
+// state, reboot command and trigger folders at a private temporary folder; entries of
+// `environment` ("NAME=value") replace those defaults.
+RunResult run_kiln(const std::vector<std::string>& arguments, const std::string& working_directory = "",
+                   const std::vector<std::string>& environment = {});
+// The environment run_kiln gives kiln, for tests that start it themselves.
+std::vector<std::string> kiln_test_environment(const std::vector<std::string>& overrides = {});
 
 std::string read_file(const std::string& path);
 // The single TOE_* folder under `log_directory` ("" if not exactly one).
