@@ -353,11 +353,21 @@ int command_run(CliOptions cli) {
   }
   std::string folder = execution_folder(state_directory, execution_id);
   {
+    // A finished execution is never run again: the same documents and arguments get its
+    // recorded result (so a caller that re-runs after a crash at the very end is safe);
+    // anything else with the same id starts afresh.
     std::vector<nlohmann::json> records;
     std::error_code ec;
-    if (std::filesystem::exists(folder + "/journal", ec) && RunJournal::read(folder, records).empty() &&
-        RunState::replay(records).finished)
-      std::filesystem::remove_all(folder, ec);  // a finished execution with this id: start afresh
+    if (std::filesystem::exists(folder + "/journal", ec) && RunJournal::read(folder, records).empty()) {
+      RunState done = RunState::replay(records);
+      if (done.finished && done.header.value("identity", nlohmann::json()) == identity) {
+        std::cerr << "kiln: execution " << execution_id
+                  << " already finished; its result follows (use another --execution-id to run again)\n";
+        std::cout << done.summary.dump(2) << std::endl;
+        return done.exit_code;
+      }
+      if (done.finished) std::filesystem::remove_all(folder, ec);
+    }
   }
   if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
     std::cerr << "kiln: cannot create " << folder << ": " << std::strerror(errno) << "\n";
