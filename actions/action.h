@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/report/secret_masker.h"
 #include "agent/sys/process.h"
 
 namespace kiln {
@@ -41,6 +42,8 @@ struct ActionContext {
   std::function<void(const std::string&)> log;
   // Runs a child document (ExecuteDocument); set by the engine.
   std::function<ChildDocumentResult(const ChildDocumentRequest&)> run_document;
+  // Values to keep out of anything the action writes itself (see ExecuteBash's script).
+  const SecretMasker* secrets = nullptr;
   // Output kept in memory for chaining is bounded; the full output goes to disk.
   size_t max_captured_output = 4 * 1024 * 1024;
 };

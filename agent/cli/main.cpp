@@ -66,8 +66,8 @@ bool is_remote(const std::string& location) {
 }
 
 // Loads and validates one document; appends diagnostics. Returns true when valid.
-bool load_and_validate(const std::string& path, const std::string& platform, Document& out, Diagnostics& diagnostics,
-                       SourceTexts& sources) {
+bool load_and_validate(const std::string& path, const std::string& platform, bool strict, Document& out,
+                       Diagnostics& diagnostics, SourceTexts& sources) {
   if (is_remote(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote documents (S3, ARN, URL) are not supported by this build yet",
                            "download the document and pass its local path"});
@@ -84,6 +84,7 @@ bool load_and_validate(const std::string& path, const std::string& platform, Doc
   if (!ok) return false;
   ValidateOptions options;
   options.platform = platform;
+  options.strict = strict;
   Diagnostics found = validate_document(std::move(loaded), options, out);
   bool valid = !has_errors(found);
   diagnostics.insert(diagnostics.end(), found.begin(), found.end());
@@ -99,7 +100,7 @@ int command_validate(const CliOptions& cli) {
   for (const auto& path : cli.documents) {
     Document doc;
     Diagnostics diagnostics;
-    bool valid = load_and_validate(path, platform, doc, diagnostics, sources);
+    bool valid = load_and_validate(path, platform, cli.strict, doc, diagnostics, sources);
     all_valid = all_valid && valid;
     nlohmann::json entry = {{"file", path}, {"valid", valid}, {"diagnostics", nlohmann::json::array()}};
     for (const auto& d : diagnostics) entry["diagnostics"].push_back(diagnostic_to_json(d));
@@ -308,7 +309,7 @@ int command_run(CliOptions cli) {
   bool valid = true;
   for (size_t i = 0; i < cli.documents.size(); ++i) {
     DocumentToRun run;
-    valid = load_and_validate(cli.documents[i], platform, run.document, diagnostics, sources) && valid;
+    valid = load_and_validate(cli.documents[i], platform, cli.strict, run.document, diagnostics, sources) && valid;
     run.parameters = cli.document_parameters[i];
     hashes.push_back({{"path", absolute(cli.documents[i])}, {"sha256", sha256_hex(sources.texts[cli.documents[i]])}});
     documents.push_back(std::move(run));

@@ -79,7 +79,8 @@ std::string usage_text(const std::string& program) {
          "  -t, --trace                   also print the application log to the console\n"
          "      --os-platforms OS         validate for linux, windows or darwin instead of this host\n"
          "      --blocked-action-modules  comma-separated actions that must not run\n"
-         "      --format text|json        diagnostics format (validate)\n"
+         "      --format text|json        diagnostics format (validate, status)\n"
+         "      --strict                  refuse kiln extensions (secret parameters, ExtractArchive)\n"
          "\n"
          "Exit codes: 0 success, 1 run failed or stopped, 2 usage error, 3 document invalid or refused,\n"
          "194 rebooting (state saved; re-run the same command line after the reboot).\n";
@@ -95,7 +96,7 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("execution-id,i", po::value(&out.execution_id), "")
       ("log-directory,l", po::value(&out.log_directory), "")
       ("state-directory,s", po::value(&out.state_directory), "")
-      ("trace,t", po::bool_switch(&out.trace), "")
+      ("trace,t", po::bool_switch(&out.trace), "")("strict", po::bool_switch(&out.strict), "")
       ("os-platforms", po::value(&out.os_platform), "")
       ("blocked-action-modules", po::value(&blocked), "")
       ("format", po::value(&out.format), "")

@@ -23,6 +23,7 @@ struct CliOptions {
   std::set<std::string> blocked_actions;
   std::string format = "text";  // validate: text | json
   bool trace = false;
+  bool strict = false;                  // refuse kiln extensions (AWSTOE documents only)
   std::string reboot_mode = "system";   // exit | system
   int max_reboots = 10;
   std::string reboot_command;           // default: /sbin/shutdown -r now

@@ -45,6 +45,7 @@ struct ParameterSpec {
   std::string type = "string";
   std::optional<std::string> default_value;
   std::string description;
+  bool secret = false;  // kiln extension: masked wherever kiln writes
 };
 
 struct Document {

@@ -88,13 +88,15 @@ class Checker {
             error(pointer, true, "invalid " + std::string(section == std::string("parameters") ? "parameter" : "constant") +
                                      " name '" + name + "'",
                   "names are 3 to 128 characters of A-Z, a-z, 0-9, _ and -");
+          if (options_.strict && decl.is_object() && decl.contains("secret"))
+            error(pointer_append(pointer, "secret"), true, "'secret' is a kiln extension, refused by --strict",
+                  "remove it, or validate without --strict");
           if (auto [first, inserted] = seen.emplace(name, pointer); !inserted)
             error(pointer, true, "duplicate parameter/constant name '" + name + "' (first declared at line " +
                                      std::to_string(doc_.key_at(first->second).line) + ")",
                   "parameter and constant names must be unique across both lists");
           else
             variables_.insert(name);
-          (void)decl;
         }
       }
     }
@@ -156,6 +158,9 @@ class Checker {
         std::string guess = nearest(name, registry_.action_names());
         error(sp + "/action", false, "unknown action '" + name + "'",
               guess.empty() ? "see docs/actions.md for the list of actions" : "did you mean '" + guess + "'?");
+      } else if (options_.strict && action->schema.value("x-kiln-extension", false)) {
+        error(sp + "/action", false, name + " is a kiln extension, refused by --strict",
+              "AWSTOE does not have this action; validate without --strict to use it");
       } else if (!action->supports(options_.platform)) {
         error(sp + "/action", false, name + " is not available on " + options_.platform,
               name + " runs on " + join_words(action->platforms) +
@@ -387,6 +392,7 @@ void build_model(LoadedDocument& source, Document& out) {
         p.type = decl.value("type", std::string("string"));
         if (decl.contains("default") && decl["default"].is_string()) p.default_value = decl["default"];
         p.description = decl.value("description", std::string());
+        p.secret = decl.value("secret", false);
         out.parameters.push_back(p);
       }
   if (auto it = root.find("constants"); it != root.end())

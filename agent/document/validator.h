@@ -11,6 +11,7 @@ namespace kiln {
 
 struct ValidateOptions {
   std::string platform = "linux";  // "linux", "windows" or "darwin"
+  bool strict = false;             // --strict: refuse kiln extensions (secret parameters, ExtractArchive, ...)
 };
 
 // Validates `source` and, when it has no errors, fills `out` (which takes the source).

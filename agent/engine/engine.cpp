@@ -1,6 +1,8 @@
 #include "agent/engine/engine.h"
 
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
 #include <unistd.h>
 
 #include <chrono>
@@ -108,7 +110,11 @@ class Execution {
 
   bool aborted() const { return aborted_; }
   bool rebooting() const { return rebooting_; }
-  bool stopping() const { return rebooting_ || interrupted() || !journal_error_.empty(); }
+  bool stopping() const {
+    return rebooting_ || interrupted() || !journal_error_.empty() || !log_.write_error().empty();
+  }
+  // Why the run stopped short (for the summary), when it was not a reboot or a signal.
+  std::string stop_reason() const { return !journal_error_.empty() ? journal_error_ : log_.write_error(); }
   const std::string& journal_error() const { return journal_error_; }
   const nlohmann::json& reboots() const { return reboots_; }
 
@@ -116,7 +122,8 @@ class Execution {
   // cannot be written the run stops (it stays resumable once the disk has room).
   void save(const nlohmann::json& r, bool durable = true) {
     if (!persistence_.journal || !journal_error_.empty()) return;
-    std::string error = persistence_.journal->append(r, durable);
+    // Secrets stay out of the state too (a chained secret output is masked after a resume).
+    std::string error = persistence_.journal->append(log_.masker().mask_json(r), durable);
     if (!error.empty()) {
       journal_error_ = error;
       log_.application("error", error);
@@ -256,7 +263,7 @@ class Execution {
   }
 
   void progress(const std::string& text) {
-    if (options_.progress) std::cerr << text << std::flush;
+    if (options_.progress) std::cerr << log_.masker().mask(text) << std::flush;
   }
 
   static void count(const std::string& status, Counters& counters) {
@@ -592,6 +599,7 @@ class Execution {
     context.action = step.action;
     context.inputs = inputs;
     context.cancel = cancel_;
+    context.secrets = &log_.masker();
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
       if (left.count() <= 0) {
@@ -606,11 +614,10 @@ class Execution {
     context.work_directory = log_.folder() + "/steps/" + std::to_string(++step_serial_) + "-" + sanitize(phase) +
                              "-" + sanitize(step.name) + "-a" + std::to_string(attempt) +
                              (step.loop ? "-i" + std::to_string(iteration) : "");
-    std::error_code ec;
-    std::filesystem::create_directories(context.work_directory, ec);
-    if (ec) {
+    ::mkdir((log_.folder() + "/steps").c_str(), 0700);
+    if (::mkdir(context.work_directory.c_str(), 0700) != 0 && errno != EEXIST) {
       ActionResult failed;
-      failed.failure_message = "cannot create " + context.work_directory + ": " + ec.message();
+      failed.failure_message = "cannot create " + context.work_directory + ": " + std::strerror(errno);
       return failed;
     }
     last_stderr_.clear();
@@ -687,6 +694,7 @@ class Execution {
       for (const auto& p : request.parameters)
         if (p.is_object()) given[p.value("name", "")] = p.value("value", "");
       for (auto& d : bind_variables(child, given, variables)) diagnostics.push_back(d);
+      add_secrets(child, variables, log_.masker());
     }
     if (has_errors(diagnostics)) {
       for (const auto& d : diagnostics) {
@@ -743,6 +751,14 @@ class Execution {
   }
 
  public:
+  // Values of parameters marked secret are masked from then on.
+  static void add_secrets(const Document& doc, const std::map<std::string, std::string>& variables,
+                          SecretMasker& masker) {
+    for (const auto& p : doc.parameters)
+      if (p.secret)
+        if (auto it = variables.find(p.name); it != variables.end()) masker.add(it->second);
+  }
+
   // Parameters (defaults < given values) and constants of one document.
   static Diagnostics bind_variables(const Document& doc, const std::map<std::string, std::string>& given,
                                     std::map<std::string, std::string>& variables) {
@@ -863,6 +879,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
     return outcome;
   }
   outcome.log_folder = log.folder();
+  for (size_t i = 0; i < documents.size(); ++i) Execution::add_secrets(documents[i].document, variables[i], log.masker());
   Execution execution(log, options, cancel, persistence);
   if (persistence.journal && !resume) {
     nlohmann::json header = persistence.header;
@@ -925,10 +942,10 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
     run["status"] = "interrupted";
     run["failureMessage"] = cancel && cancel->load()
                                 ? "interrupted by a signal; resume with the same --execution-id"
-                                : execution.journal_error() + "; resume with the same --execution-id once fixed";
+                                : execution.stop_reason() + "; resume with the same --execution-id once fixed";
   }
   if (std::string error = log.write_detailed_output(run); !error.empty()) log.application("error", error);
-  outcome.summary = {{"executionId", options.execution_id},
+  outcome.summary = nlohmann::json{{"executionId", options.execution_id},
                      {"status", run["status"]},
                      {"failedStepCount", counters.failed},
                      {"executedStepCount", counters.executed},
@@ -936,6 +953,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                      {"rebootCount", execution.reboots().size()},
                      {"failureMessage", run["failureMessage"]},
                      {"logUrl", log.folder()}};
+  outcome.summary = log.masker().mask_json(outcome.summary);
   log.event({{"event", "runFinished"}, {"status", run["status"]}, {"summary", outcome.summary}});
   if (execution.rebooting()) {
     outcome.rebooting = true;

@@ -84,8 +84,22 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
     folder_ = (fs::absolute(log_directory).lexically_normal() /
                ("TOE_" + format_time("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" + folder_safe(execution_id)))
                   .string();
-  if (::mkdir(folder_.c_str(), 0700) != 0 && errno != EEXIST)
-    return "cannot create the log folder " + folder_ + ": " + std::strerror(errno);
+  if (existing_folder.empty() || folder_ != existing_folder) {
+    // A new folder is always ours: never reuse one that exists (it could hold planted
+    // symlinks); a second run with the same id in the same second gets a suffix.
+    std::string base = folder_;
+    for (int n = 2; ::mkdir(folder_.c_str(), 0700) != 0; ++n) {
+      if (errno != EEXIST || n > 100) return "cannot create the log folder " + folder_ + ": " + std::strerror(errno);
+      folder_ = base + "-" + std::to_string(n);
+    }
+  }
+  {
+    // spdlog opens application.log by name and follows symlinks: create it first, 0600,
+    // refusing a symlink.
+    int fd = ::open((folder_ + "/application.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
+    ::close(fd);
+  }
   console_ = open_for_append(folder_ + "/console.log");
   events_ = open_for_append(folder_ + "/events.jsonl");
   if (!console_ || !events_) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
@@ -102,8 +116,14 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
   return {};
 }
 
+void RunLog::note_write_failure(const std::string& what) {
+  if (write_error_.empty()) write_error_ = "cannot write " + what + " in " + folder_ + ": " + std::strerror(errno);
+}
+
 void RunLog::console(std::string_view level, std::string_view prefix, std::string_view text) {
   if (!console_) return;
+  std::string masked;
+  if (!masker_.empty()) text = masked = masker_.mask(text);
   std::string stamp = format_time("%Y-%m-%d %H:%M:%S", true);
   // One timestamp per chunk: stamping is per line but formatted once.
   while (!text.empty()) {
@@ -114,9 +134,11 @@ void RunLog::console(std::string_view level, std::string_view prefix, std::strin
     if (nl == std::string_view::npos) break;
     text.remove_prefix(nl + 1);
   }
+  if (std::ferror(console_)) note_write_failure("console.log");
 }
 
-void RunLog::application(std::string_view level, const std::string& text) {
+void RunLog::application(std::string_view level, const std::string& raw_text) {
+  const std::string text = masker_.empty() ? raw_text : masker_.mask(raw_text);
   if (trace_) std::cerr << "[" << level << "] " << text << "\n";
   if (!app_ || !app_->logger) return;
   if (level == "error") app_->logger->error("{}", text);
@@ -127,15 +149,16 @@ void RunLog::application(std::string_view level, const std::string& text) {
 
 void RunLog::event(const nlohmann::json& event) {
   if (!events_) return;
-  nlohmann::json line = event;
+  nlohmann::json line = masker_.mask_json(event);
   line["time"] = utc_timestamp_millis();
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fprintf(events_, "%s\n", text.c_str());
-  std::fflush(events_);
+  if (std::fflush(events_) != 0 || std::ferror(events_)) note_write_failure("events.jsonl");
 }
 
-void RunLog::save_document(const std::string& file_name, const std::string& text) {
+void RunLog::save_document(const std::string& file_name, const std::string& raw_text) {
   if (folder_.empty()) return;
+  const std::string text = masker_.mask(raw_text);
   std::string path = folder_ + "/" + file_name;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
@@ -152,7 +175,7 @@ std::string RunLog::write_detailed_output(const nlohmann::json& record) {
   if (folder_.empty()) return "no log folder";
   std::string final_path = folder_ + "/detailedoutput.json";
   std::string temp_path = final_path + ".tmp";
-  std::string text = record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::string text = masker_.mask_json(record).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return "cannot write " + temp_path + ": " + std::strerror(errno);
   size_t done = 0;

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/report/secret_masker.h"
+
 namespace kiln {
 
 class RunLog {
@@ -40,6 +42,13 @@ class RunLog {
   // Mirror application.log lines to stderr (--trace).
   void set_trace(bool on) { trace_ = on; }
 
+  // Every write above goes through this masker.
+  SecretMasker& masker() { return masker_; }
+  const SecretMasker& masker() const { return masker_; }
+
+  // The first write that failed (e.g. the disk is full), or "".
+  const std::string& write_error() const { return write_error_; }
+
  private:
   std::string folder_;
   std::FILE* console_ = nullptr;
@@ -47,6 +56,9 @@ class RunLog {
   struct AppLogger;
   std::unique_ptr<AppLogger> app_;
   bool trace_ = false;
+  SecretMasker masker_;
+  std::string write_error_;
+  void note_write_failure(const std::string& what);
 };
 
 // Time helpers shared by the report code.
