@@ -17,6 +17,7 @@
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
 #include "agent/engine/condition.h"
+#include "agent/engine/loop.h"
 #include "agent/engine/resolver.h"
 #include "agent/report/run_log.h"
 #include "agent/sys/host.h"
@@ -30,18 +31,6 @@ constexpr int kMaxDocumentNesting = 3;  // ExecuteDocument levels below the top 
 
 bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
   return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
-}
-
-std::vector<std::string> split_list(const std::string& text, char delimiter) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(delimiter, start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));  // empty items are dropped
-    start = end + 1;
-  }
-  return out;
 }
 
 struct Counters {
@@ -484,28 +473,11 @@ class Execution {
     // Loop iterations: values are computed (and lists read) once, when the loop starts.
     std::vector<LoopFrame> frames;
     if (step.loop) {
-      const LoopSpec& loop = *step.loop;
-      if (loop.kind == LoopSpec::Kind::For) {
-        for (int64_t v = loop.start, i = 0; loop.update_by > 0 ? v <= loop.end : v >= loop.end; v += loop.update_by, ++i)
-          frames.push_back({loop.name, i, std::to_string(v)});
-      } else {
-        std::vector<std::string> values;
-        if (loop.kind == LoopSpec::Kind::ForEachList) {
-          for (const auto& item : loop.items) values.push_back(item.is_string() ? item.get<std::string>() : item.dump());
-        } else {
-          values = {loop.list};
-        }
-        for (auto& v : values) {
-          std::string error = resolve_string(v, scope);
-          if (!error.empty()) {
-            result.failure_message = "cannot read the loop list: " + error;
-            return result;
-          }
-        }
-        if (loop.kind == LoopSpec::Kind::ForEachString) values = split_list(values[0], loop.delimiter);
-        for (size_t i = 0; i < values.size(); ++i) frames.push_back({loop.name, static_cast<int64_t>(i), values[i]});
+      if (std::string error = expand_loop(*step.loop, scope, frames); !error.empty()) {
+        result.failure_message = error;
+        return result;
       }
-      result.loop = {{"name", loop.name}, {"iterations", frames.size()}, {"failedIterations", nlohmann::json::array()}};
+      result.loop = {{"name", step.loop->name}, {"iterations", frames.size()}, {"failedIterations", nlohmann::json::array()}};
     } else {
       frames.push_back({});
     }
@@ -684,7 +656,7 @@ class Execution {
       validate_options.platform = options_.platform;
       for (auto& d : validate_document(std::move(loaded), validate_options, child)) diagnostics.push_back(d);
     }
-    std::vector<std::string> phases = split_list(request.phases, ',');
+    std::vector<std::string> phases = split_nonempty(request.phases, ',');
     for (auto& p : phases) p = trim(p);
     if (!has_errors(diagnostics))
       for (auto& d : check_runnable(child, phases, options_.blocked_actions)) diagnostics.push_back(d);
