@@ -84,3 +84,32 @@ TEST_CASE("corpus: --format json reports every document with its diagnostics") {
   }
   CHECK(invalid == invalid_linux);
 }
+
+TEST_CASE("corpus: the echo-only documents run end to end, every phase and step succeeding") {
+  // The valid Linux documents whose ExecuteBash commands only echo (no network, no
+  // system changes): safe to run for real on the test machine.
+  const std::vector<std::string> documents = {
+      "aws-samples__amazon-ec2-image-builder-samples__CloudFormation__Docker__amazon-linux-2-with-helloworld__"
+      "amazon-linux-2-container-image.yml__Component__extracted.yml",
+      "awsdocs__ec2-image-builder-user-guide__doc_source__manage-component-parameters.md__block00__extracted.yml",
+      "awsdocs__ec2-image-builder-user-guide__doc_source__toe-get-started.md__block07__extracted.yml",
+      "cloudadder__cdk-ec2-imagebuilder__test__components__helloworld.yaml",
+      "jacklin213__imagebuilder-component-builder__src__components__editor__hello_world.json",
+  };
+  int ran = 0;
+  for (const auto& name : documents) {
+    CAPTURE(name);
+    kiln::test::TempDir dir;
+    auto r = kiln::test::run_kiln({"run", "-d", std::string(KILN_CORPUS_DIR) + "/docs/" + name, "-l", dir.file("logs"),
+                                   "-s", dir.file("state")});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    auto summary = r.summary();
+    CHECK(summary["status"] == "success");
+    CHECK(summary["executedStepCount"].get<int>() >= 1);
+    std::string console = kiln::test::read_file(kiln::test::find_log_folder(dir.file("logs")) + "/console.log");
+    CHECK(console.find("Stdout: Hello World") != std::string::npos);
+    ran += r.exit_code == 0;
+  }
+  MESSAGE("corpus: " << ran << " echo-only documents ran end to end");
+}
