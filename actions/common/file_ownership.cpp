@@ -186,4 +186,16 @@ std::string check_kind(const std::string& path, bool want_folder) {
   return "";
 }
 
+ActionResult run_set_attributes(ActionContext& context, bool folder, const std::string& what) {
+  return run_each_item(context, [&](const nlohmann::json& item, ActionResult&) {
+    std::string path = item.at("path").get<std::string>();
+    Attributes attributes;
+    std::string error = read_attributes(item, attributes);
+    if (error.empty()) error = check_kind(path, folder);
+    if (error.empty()) error = apply_to_tree(path, attributes, folder && item.value("recursive", true));
+    if (error.empty() && context.log) context.log("changed the " + what + " of " + path);
+    return error;
+  });
+}
+
 }  // namespace kiln::files

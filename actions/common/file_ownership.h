@@ -1,6 +1,7 @@
 // Owners, groups and permission bits, shared by CreateFile, CreateFolder,
 // SetFile/FolderOwner and SetFile/FolderPermissions.
 #pragma once
+#include "actions/action.h"
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
@@ -50,5 +51,10 @@ std::string apply_to_tree(const std::string& path, const Attributes& attributes,
 // "" if `path` exists (following symlinks) and is a folder (want_folder) or not a folder;
 // else an error naming no path (callers report the item's path).
 std::string check_kind(const std::string& path, bool want_folder);
+
+// The body of SetFileOwner, SetFolderOwner, SetFilePermissions and SetFolderPermissions:
+// for each item, apply its owner/group/permissions to a file, or to a folder (and, unless
+// `recursive: false`, everything in it). `what` names the change for the log ("owner").
+ActionResult run_set_attributes(ActionContext& context, bool folder, const std::string& what);
 
 }  // namespace kiln::files

@@ -28,28 +28,6 @@ namespace {
 using kiln::test::read_file;
 using kiln::test::TempDir;
 
-// Starts kiln with the test environment; returns its pid.
-pid_t spawn_kiln(const std::vector<std::string>& arguments, const std::string& out_file) {
-  std::vector<std::string> args = {KILN_BINARY};
-  args.insert(args.end(), arguments.begin(), arguments.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = kiln::test::kiln_test_environment();
-  for (char** e = environ; *e; ++e) env_strings.push_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
 std::map<std::string, int> count_lines(const std::string& text) {
   std::map<std::string, int> counts;
   std::istringstream in(text);
@@ -84,7 +62,7 @@ TEST_CASE("crash: SIGKILL at random moments, resumed each time: every step runs,
     std::map<int, int> killed_in_flight;  // step -> kills while it was the next unfinished step
     bool finished = false;
     for (int round = 0; round < 200 && !finished; ++round) {
-      pid_t pid = spawn_kiln(args, dir.file("out"));
+      pid_t pid = kiln::test::spawn_kiln(args, dir.file("out"));
       REQUIRE(pid > 0);
       // Kill somewhere in the run: a 24-step run takes ~60-150 ms here. Every third
       // round is left alone so that the execution makes progress and finishes.

@@ -53,6 +53,14 @@ std::vector<std::string> run_args(const TempDir& dir, const std::string& documen
 
 nlohmann::json detailed(const TempDir& dir) { return kiln::test::read_detailed_output(dir.file("logs")); }
 
+// Files and symlinks (not folders) under `folder`.
+std::vector<std::string> files_in(const std::string& folder) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder))
+    if (!entry.is_directory()) out.push_back(entry.path().string());
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("reboot: exit code 194 reruns the same step after the reboot; a later step chains its new output") {
@@ -294,9 +302,8 @@ phases:
     INFO(first.out << first.err);
     CHECK(first.exit_code == 194);
     CHECK(read_file(dir.file("reboot-ran")) == "rebooted\n");
-    std::vector<std::string> trigger_files;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.file(kind == "systemd" ? "systemd" : "cron.d")))
-      if (!entry.is_directory()) trigger_files.push_back(entry.path().string());
+    std::string trigger_folder = dir.file(kind == "systemd" ? "systemd" : "cron.d");
+    std::vector<std::string> trigger_files = files_in(trigger_folder);
     REQUIRE(trigger_files.size() == (kind == "systemd" ? 2u : 1u));  // unit + enabling symlink, or the cron file
     std::string text;
     for (const auto& f : trigger_files)
@@ -313,10 +320,7 @@ phases:
     INFO(resumed.out << resumed.err);
     CHECK(resumed.exit_code == 0);
     CHECK(read_file(ledger) == "A\nB\n");
-    int left = 0;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.file(kind == "systemd" ? "systemd" : "cron.d")))
-      left += !entry.is_directory();
-    CHECK(left == 0);
+    CHECK(files_in(trigger_folder).empty());
     auto status = kiln::test::run_kiln({"status", "--state-directory", state, "--format", "json"}, "", env);
     auto list = nlohmann::json::parse(status.out, nullptr, false);
     REQUIRE(list.is_array());
@@ -345,23 +349,9 @@ phases:
             - wait
       - {name: B, action: ExecuteBash, inputs: {commands: ["echo B >> )" + ledger + R"("]}}
 )");
-  std::vector<std::string> args = {KILN_BINARY, "run", "-d", doc, "-l", dir.file("logs"), "-s", dir.file("state"),
-                                   "-i", "sig"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = kiln::test::kiln_test_environment();
-  for (char** e = environ; *e; ++e) env_strings.push_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, dir.file("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, dir.file("err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = kiln::test::spawn_kiln({"run", "-d", doc, "-l", dir.file("logs"), "-s", dir.file("state"), "-i", "sig"},
+                                     dir.file("out"), dir.file("err"));
+  REQUIRE(pid > 0);
   for (int i = 0; i < 100 && read_file(dir.file("pid")).empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::string sleeper = read_file(dir.file("pid"));

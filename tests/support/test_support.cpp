@@ -1,5 +1,6 @@
 #include "tests/support/test_support.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,29 @@ RunResult run_kiln(const std::vector<std::string>& arguments, const std::string&
   });
   result.exit_code = r.signal ? 128 + r.signal : r.exit_code;
   return result;
+}
+
+int spawn_kiln(const std::vector<std::string>& arguments, const std::string& stdout_file,
+               const std::string& stderr_file) {
+  std::vector<std::string> args = {KILN_BINARY};
+  args.insert(args.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // getenv returns the first match, so the test settings go before our own environment.
+  std::vector<std::string> env_strings = kiln_test_environment();
+  for (char** e = environ; *e; ++e) env_strings.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
 }
 
 std::string read_file(const std::string& path) {
