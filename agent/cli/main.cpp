@@ -248,12 +248,18 @@ std::string describe_change(const nlohmann::json& before, const nlohmann::json& 
   return out;
 }
 
+// Returns the locked fd, -1 if the lock file cannot be opened, -2 if another process
+// holds the execution. A killed kiln can leave a child that is between fork and exec
+// holding a copy of the descriptor for a moment, so a busy lock is retried briefly.
 int lock_execution(const std::string& folder) {
   int fd = ::open((folder + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return -2;
+  for (int tries = 0; ::flock(fd, LOCK_EX | LOCK_NB) != 0; ++tries) {
+    if (errno != EWOULDBLOCK || tries >= 100) {
+      ::close(fd);
+      return -2;
+    }
+    ::usleep(20'000);
   }
   return fd;
 }
@@ -274,9 +280,11 @@ std::string self_path() {
 
 bool has_unfinished(const std::string& state_directory) {
   for (const auto& folder : list_executions(state_directory)) {
-    std::vector<nlohmann::json> records;
-    if (!RunJournal::read(folder, records).empty()) continue;
-    if (!RunState::replay(records).finished) return true;
+    std::string status = read_execution_status(folder).status;
+    if (status == "finished") continue;
+    if (!status.empty()) return true;
+    std::vector<nlohmann::json> records;  // no status file: ask the journal
+    if (RunJournal::read(folder, records).empty() && !RunState::replay(records).finished) return true;
   }
   return false;
 }
@@ -335,6 +343,7 @@ int command_run(CliOptions cli) {
     state_directory = fallback;
   }
   nlohmann::json identity = {{"args", run_arguments(cli)}, {"documentHashes", hashes}};
+  std::string identity_hash = sha256_hex(identity.dump());
   std::string execution_id = cli.execution_id;
   RunState earlier;
   bool resuming = false;
@@ -342,6 +351,8 @@ int command_run(CliOptions cli) {
     // Re-run after a reboot without --execution-id (as SSM does): resume the execution
     // that asked for the reboot, if it was started with the same documents and arguments.
     for (const auto& folder : list_executions(state_directory)) {
+      ExecutionStatus hint = read_execution_status(folder);
+      if (!hint.status.empty() && (hint.status != "awaitingReboot" || hint.identity != identity_hash)) continue;
       std::vector<nlohmann::json> records;
       if (!RunJournal::read(folder, records).empty()) continue;
       RunState state = RunState::replay(records);
@@ -424,13 +435,19 @@ int command_run(CliOptions cli) {
                         {"resumeTrigger", cli.resume_trigger},
                         {"trace", cli.trace}};
   install_signal_handlers();
+  write_execution_status(folder, {"running", identity_hash});
   RunOutcome outcome = run_documents(documents, options, &g_cancel, persistence);
+  write_execution_status(folder, {outcome.finished    ? "finished"
+                                  : outcome.rebooting ? "awaitingReboot"
+                                                      : "interrupted",
+                                  identity_hash});
   print_diagnostics(outcome.diagnostics, sources);
   if (!outcome.summary.is_null()) std::cout << outcome.summary.dump(2) << std::endl;
   sys::RebootSettings reboot = sys::reboot_settings_from_environment();
   reboot.trigger = cli.resume_trigger;
   if (!cli.reboot_command.empty()) reboot.command = cli.reboot_command;
-  if (outcome.finished && !has_unfinished(state_directory)) sys::remove_resume_trigger(reboot, state_directory);
+  if (outcome.finished && sys::resume_trigger_exists(reboot, state_directory) && !has_unfinished(state_directory))
+    sys::remove_resume_trigger(reboot, state_directory);
   if (outcome.rebooting && cli.reboot_mode == "system") {
     sys::ResumeTrigger armed;
     if (std::string error = sys::arm_resume_trigger(reboot, self_path(), state_directory, armed); !error.empty()) {

@@ -114,6 +114,25 @@ std::string check_state_directory(const std::string& state_directory) {
   return {};
 }
 
+void write_execution_status(const std::string& folder, const ExecutionStatus& status) {
+  std::string temp = folder + "/status.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << nlohmann::json{{"status", status.status}, {"identity", status.identity}}.dump() << "\n";
+    if (!out) return;  // only a hint: the journal is the truth
+  }
+  std::rename(temp.c_str(), (folder + "/status").c_str());
+}
+
+ExecutionStatus read_execution_status(const std::string& folder) {
+  std::ifstream in(folder + "/status");
+  std::string line;
+  std::getline(in, line);
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) return {};
+  return {j.value("status", ""), j.value("identity", "")};
+}
+
 std::string current_boot_id() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
   std::string id;

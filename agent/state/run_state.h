@@ -56,6 +56,16 @@ std::string execution_folder(const std::string& state_directory, const std::stri
 std::vector<std::string> list_executions(const std::string& state_directory);
 // Refuses a state directory other users can write to (they could plant records).
 std::string check_state_directory(const std::string& state_directory);
+// A one-line summary of an execution kept beside its journal (`status`), so that finding
+// the execution to resume, or whether any is unfinished, does not read every journal.
+// It is a hint: the journal stays the truth, and a missing status file means "read it".
+struct ExecutionStatus {
+  std::string status;    // running | awaitingReboot | interrupted | finished ("" if unknown)
+  std::string identity;  // SHA-256 of the documents and arguments
+};
+void write_execution_status(const std::string& folder, const ExecutionStatus& status);
+ExecutionStatus read_execution_status(const std::string& folder);
+
 // This boot's id (/proc/sys/kernel/random/boot_id), to tell a reboot from a crash.
 std::string current_boot_id();
 

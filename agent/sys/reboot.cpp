@@ -105,6 +105,12 @@ std::string arm_resume_trigger(const RebootSettings& settings, const std::string
   return "unknown resume trigger '" + kind + "' (expected auto, systemd, cron or none)";
 }
 
+bool resume_trigger_exists(const RebootSettings& settings, const std::string& state_directory) {
+  std::error_code ec;
+  return std::filesystem::exists(settings.systemd_unit_directory + "/" + resume_unit_name(state_directory), ec) ||
+         std::filesystem::exists(settings.cron_directory + "/kiln-resume-" + short_hash(state_directory), ec);
+}
+
 void remove_resume_trigger(const RebootSettings& settings, const std::string& state_directory) {
   std::error_code ec;
   std::string unit = resume_unit_name(state_directory);

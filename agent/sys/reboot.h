@@ -26,6 +26,8 @@ RebootSettings reboot_settings_from_environment();
 // Returns "" or an error.
 std::string arm_resume_trigger(const RebootSettings& settings, const std::string& kiln_binary,
                                const std::string& state_directory, ResumeTrigger& armed);
+// Whether a trigger for `state_directory` is armed (of either kind).
+bool resume_trigger_exists(const RebootSettings& settings, const std::string& state_directory);
 // Removes the trigger files for `state_directory` (whichever kind exists).
 void remove_resume_trigger(const RebootSettings& settings, const std::string& state_directory);
 // The unit name used for a state directory.

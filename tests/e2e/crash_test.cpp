@@ -62,7 +62,7 @@ TEST_CASE("crash: SIGKILL at random moments, resumed each time: every step runs,
     std::map<int, int> killed_in_flight;  // step -> kills while it was the next unfinished step
     bool finished = false;
     for (int round = 0; round < 200 && !finished; ++round) {
-      pid_t pid = kiln::test::spawn_kiln(args, dir.file("out"));
+      pid_t pid = kiln::test::spawn_kiln(args, dir.file("out"), dir.file("err"));
       REQUIRE(pid > 0);
       // Kill somewhere in the run: a 24-step run takes ~60-150 ms here. Every third
       // round is left alone so that the execution makes progress and finishes.
@@ -95,6 +95,7 @@ TEST_CASE("crash: SIGKILL at random moments, resumed each time: every step runs,
         }
       } else {
         REQUIRE(WIFEXITED(status));
+        INFO("kiln said: " << read_file(dir.file("out")) << read_file(dir.file("err")));
         CHECK(WEXITSTATUS(status) == 0);
         finished = true;
       }
