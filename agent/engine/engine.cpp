@@ -28,6 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kMaxDocumentNesting = 3;  // ExecuteDocument levels below the top document
+constexpr size_t kCompactAboveBytes = 1 << 20;
 
 bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
   return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
@@ -112,7 +113,8 @@ class Execution {
   void save(const nlohmann::json& r, bool durable = true) {
     if (!persistence_.journal || !journal_error_.empty()) return;
     // Secrets stay out of the state too (a chained secret output is masked after a resume).
-    std::string error = persistence_.journal->append(log_.masker().mask_json(r), durable);
+    const SecretMasker& masker = log_.masker();
+    std::string error = persistence_.journal->append(masker.empty() ? r : masker.mask_json(r), durable);
     if (!error.empty()) {
       journal_error_ = error;
       log_.application("error", error);
@@ -233,22 +235,28 @@ class Execution {
             {"detailedOutput", nullptr}};
   }
 
+  // The context: values of a step. Facts about the host are read once per run; date,
+  // time and uuid are fresh for every step.
   std::map<std::string, std::string> context_for(const DocumentRun& run, const std::string& phase,
                                                  const std::string& step) {
-    const char* region = std::getenv("AWS_REGION");
-    if (!region) region = std::getenv("AWS_DEFAULT_REGION");
-    return {{"executionId", run.execution_id},
-            {"accountId", ""},
-            {"region", region ? region : ""},
-            {"osPlatform", options_.platform},
-            {"osName", sys::os_release_field("NAME")},
-            {"osVersion", sys::os_release_field("VERSION_ID")},
-            {"date", sys::utc_date()},
-            {"dateTime", sys::utc_date_time()},
-            {"uuid", sys::random_uuid()},
-            {"hostname", sys::hostname()},
-            {"phase", phase},
-            {"step", step}};
+    if (host_facts_.empty()) {
+      const char* region = std::getenv("AWS_REGION");
+      if (!region) region = std::getenv("AWS_DEFAULT_REGION");
+      host_facts_ = {{"accountId", ""},
+                     {"region", region ? region : ""},
+                     {"osPlatform", options_.platform},
+                     {"osName", sys::os_release_field("NAME")},
+                     {"osVersion", sys::os_release_field("VERSION_ID")},
+                     {"hostname", sys::hostname()}};
+    }
+    std::map<std::string, std::string> context = host_facts_;
+    context["executionId"] = run.execution_id;
+    context["date"] = sys::utc_date();
+    context["dateTime"] = sys::utc_date_time();
+    context["uuid"] = sys::random_uuid();
+    context["phase"] = phase;
+    context["step"] = step;
+    return context;
   }
 
   void progress(const std::string& text) {
@@ -287,9 +295,10 @@ class Execution {
     StepTrace& trace = run.traces[phase + "\n" + step.name];
     const StepState* before = resumed(key);
     if (before && before->finished) {  // done before a reboot or crash: never run again
-      trace.inputs = before->trace.value("inputs", nlohmann::json::array());
-      trace.outputs = before->trace.value("outputs", nlohmann::json::array());
-      trace.ran = before->trace.value("ran", false);
+      // The record holds inputs and outputs as JSON text (AWSTOE's shape); chaining needs them parsed.
+      trace.inputs = nlohmann::json::parse(before->record.value("inputs", "[]"), nullptr, false);
+      trace.outputs = nlohmann::json::parse(before->record.value("outputs", "[]"), nullptr, false);
+      trace.ran = before->ran;
       count(before->record.value("status", ""), counters);
       log_.application("info", "step " + phase + "/" + step.name + " finished before; not run again");
       return before->record;
@@ -412,7 +421,7 @@ class Execution {
     save({{"type", "stepFinished"},
             {"key", key},
             {"record", record},
-            {"trace", {{"inputs", trace.inputs}, {"outputs", trace.outputs}, {"ran", trace.ran}}}});
+            {"ran", trace.ran}});
     log_.event({{"event", "stepFinished"}, {"phase", phase}, {"step", step.name}, {"status", status},
                 {"durationMs", ms}, {"failureMessage", failure}});
     log_.application(status == "failed" ? "error" : "info", "step " + label + " " + status +
@@ -767,6 +776,7 @@ class Execution {
   std::deque<std::string> last_stderr_;
   int step_serial_ = 0;
   int document_serial_ = 0;
+  std::map<std::string, std::string> host_facts_;
 };
 
 void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
@@ -943,11 +953,12 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                                           : "TOE has completed execution successfully");
     if (persistence.journal) {
       execution.save({{"type", "runFinished"}, {"summary", outcome.summary}, {"exitCode", outcome.exit_code}});
-      // The finished journal keeps only what `kiln status` needs.
-      if (execution.journal_error().empty())
-        if (std::string error = persistence.journal->compact(RunState::compacted(persistence.journal->records()));
-            !error.empty())
-          log.application("warn", error);
+      // A large finished journal is compacted to what `kiln status` needs; a small one is
+      // left as it is (rewriting it would cost more than it saves).
+      if (execution.journal_error().empty() && persistence.journal->bytes() > kCompactAboveBytes)
+        if (std::vector<nlohmann::json> records; persistence.journal->read_all_records(records).empty())
+          if (std::string error = persistence.journal->compact(RunState::compacted(records)); !error.empty())
+            log.application("warn", error);
     }
   }
   log.flush();

@@ -21,8 +21,9 @@ class RunJournal {
   RunJournal(const RunJournal&) = delete;
   RunJournal& operator=(const RunJournal&) = delete;
 
-  // Opens (creating if needed) `folder`/journal. Existing records are read into
-  // records(). Returns "" or an error (a damaged journal has then been moved aside).
+  // Opens (creating if needed) `folder`/journal. The records already there are read into
+  // records() (what a resume needs); records appended later are not kept in memory.
+  // Returns "" or an error (a damaged journal has then been moved aside).
   std::string open(const std::string& folder);
   bool is_open() const { return fd_ >= 0; }
   const std::vector<nlohmann::json>& records() const { return records_; }
@@ -37,6 +38,11 @@ class RunJournal {
   std::string append(const nlohmann::json& record, bool durable = true);
   // Replaces the journal with `records` atomically.
   std::string compact(const std::vector<nlohmann::json>& records);
+  // Every record now in the file (for compaction). Returns "" or an error.
+  std::string read_all_records(std::vector<nlohmann::json>& records) const;
+
+  // The journal's size on disk, in bytes.
+  size_t bytes() const { return bytes_; }
 
   // Cost accounting, for the benchmarks.
   size_t appends() const { return appends_; }
@@ -51,6 +57,7 @@ class RunJournal {
   std::vector<nlohmann::json> records_;
   bool dropped_torn_ = false;
   size_t appends_ = 0;
+  size_t bytes_ = 0;
   std::chrono::microseconds sync_time_{0};
 };
 

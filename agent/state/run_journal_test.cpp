@@ -60,7 +60,9 @@ TEST_CASE("journal: a torn last record is dropped and the file repaired") {
   CHECK(journal2.dropped_torn_record());
   CHECK(journal2.records().size() == 2);
   CHECK(journal2.append({{"type", "stepFinished"}, {"key", "c"}}).empty());
-  CHECK(journal2.records().size() == 3);
+  std::vector<nlohmann::json> all;
+  CHECK(journal2.read_all_records(all).empty());
+  CHECK(all.size() == 3);
 }
 
 TEST_CASE("journal: damage before the last record moves the journal aside with a clear message") {
@@ -87,8 +89,10 @@ TEST_CASE("journal: compaction replaces the file atomically and appends continue
   REQUIRE(journal.append({{"type", "header"}}).empty());
   for (int i = 0; i < 5; ++i) REQUIRE(journal.append({{"type", "stepStarted"}, {"key", std::to_string(i)}}, false).empty());
   REQUIRE(journal.append({{"type", "stepFinished"}, {"key", "4"}}).empty());
-  REQUIRE(journal.compact(RunState::compacted(journal.records())).empty());
-  CHECK(journal.records().size() == 2);
+  std::vector<nlohmann::json> all;
+  REQUIRE(journal.read_all_records(all).empty());
+  CHECK(all.size() == 7);
+  REQUIRE(journal.compact(RunState::compacted(all)).empty());
   REQUIRE(journal.append({{"type", "runFinished"}, {"exitCode", 0}}).empty());
   std::vector<nlohmann::json> records;
   REQUIRE(RunJournal::read(dir.path(), records).empty());

@@ -40,7 +40,7 @@ RunState RunState::replay(const std::vector<nlohmann::json>& records) {
       StepState& s = state.steps[key];
       s.finished = true;
       s.record = r.value("record", nlohmann::json::object());
-      s.trace = r.value("trace", nlohmann::json::object());
+      s.ran = r.value("ran", false);
       s.iterations.clear();
     } else if (type == "reboot") {
       state.reboots.push_back(r);

@@ -7,7 +7,7 @@
 //   condition       key, verdict, branch, detail         (an `if` is never re-evaluated)
 //   iteration       key, attempt, index, inputs, outputs, detailedOutput (loop progress)
 //   child           key, executionId                     (ExecuteDocument's child id)
-//   stepFinished    key, record, trace                   (never run again)
+//   stepFinished    key, record, ran                     (never run again)
 //   reboot          key, reason, attempt, resumeAt ("same" step or "next"), time, bootId
 //   stepInterrupted key, signal
 //   runFinished     summary, exitCode
@@ -25,7 +25,7 @@ namespace kiln {
 struct StepState {
   bool finished = false;
   nlohmann::json record;                  // the step's detailedoutput.json record
-  nlohmann::json trace;                   // {inputs, outputs, ran} for chaining
+  bool ran = false;                       // its action ran (its outputs can be chained)
   std::optional<nlohmann::json> condition;  // {verdict, branch, detail}
   int64_t attempt = 0;                    // the attempt in flight (0: none started)
   std::vector<nlohmann::json> iterations; // finished iterations of that attempt
