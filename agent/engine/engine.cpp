@@ -1,11 +1,11 @@
 #include "agent/engine/engine.h"
 
 #include <sys/stat.h>
-#include <cerrno>
-#include <cstring>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -20,8 +20,8 @@
 #include "agent/engine/loop.h"
 #include "agent/engine/resolver.h"
 #include "agent/report/run_log.h"
-#include "agent/sys/host.h"
 #include "agent/state/run_state.h"
+#include "agent/sys/host.h"
 
 namespace kiln {
 namespace {
@@ -63,9 +63,11 @@ std::string prepare_inputs(const ActionSchema& action, bool has_inputs, nlohmann
       }
       nlohmann::json& value = item[key];
       if (!value.is_string()) continue;
-      std::string type = property.contains("type") && property["type"].is_string() ? property["type"].get<std::string>() : "";
+      std::string type =
+          property.contains("type") && property["type"].is_string() ? property["type"].get<std::string>() : "";
       const std::string& text = value.get_ref<const std::string&>();
-      if (type == "boolean" && (text == "true" || text == "false")) value = (text == "true");
+      if (type == "boolean" && (text == "true" || text == "false"))
+        value = (text == "true");
       else if (type == "integer") {
         try {
           size_t used = 0;
@@ -127,14 +129,10 @@ class Execution {
                               const std::vector<std::string>& phases, const std::string& execution_id, int depth,
                               std::vector<std::string> ancestors, const std::string& key_prefix, Counters& counters) {
     DocumentRun run{doc, variables, {}, execution_id, depth, std::move(ancestors), key_prefix};
-    nlohmann::json record = {{"name", doc.name},
-                             {"filePath", doc.source.path},
-                             {"description", doc.description},
-                             {"status", "success"},
-                             {"startTime", utc_timestamp()},
-                             {"endTime", ""},
-                             {"failureMessage", ""},
-                             {"phases", nlohmann::json::array()}};
+    nlohmann::json record = {
+        {"name", doc.name},     {"filePath", doc.source.path},      {"description", doc.description},
+        {"status", "success"},  {"startTime", utc_timestamp()},     {"endTime", ""},
+        {"failureMessage", ""}, {"phases", nlohmann::json::array()}};
     log_.event({{"event", "documentStarted"}, {"document", doc.source.path}, {"executionId", execution_id}});
     log_.application("info", "document " + doc.source.path + " started (execution " + execution_id + ")");
     StatusTally tally;
@@ -142,12 +140,13 @@ class Execution {
     for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
       const PhaseSpec& phase = doc.phases[pi];
       if (!phase_selected(phases, phase.name)) continue;
-      nlohmann::json phase_record = {{"name", phase.name},        {"status", "success"},
-                                     {"startTime", utc_timestamp()}, {"endTime", ""},
-                                     {"failureMessage", ""},      {"steps", nlohmann::json::array()}};
+      nlohmann::json phase_record = {{"name", phase.name}, {"status", "success"},  {"startTime", utc_timestamp()},
+                                     {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
       StatusTally phase_tally;
-      if (stopped) phase_record["status"] = "notRun";
-      else log_.event({{"event", "phaseStarted"}, {"document", doc.source.path}, {"phase", phase.name}});
+      if (stopped)
+        phase_record["status"] = "notRun";
+      else
+        log_.event({{"event", "phaseStarted"}, {"document", doc.source.path}, {"phase", phase.name}});
       for (size_t si = 0; si < phase.steps.size(); ++si) {
         const StepSpec& step = phase.steps[si];
         nlohmann::json step_record;
@@ -186,12 +185,17 @@ class Execution {
   }
 
   nlohmann::json not_run_document_record(const Document& doc, const std::vector<std::string>& phases) {
-    nlohmann::json record = {{"name", doc.name},         {"filePath", doc.source.path}, {"description", doc.description},
-                             {"status", "notRun"},       {"startTime", ""},             {"endTime", ""},
-                             {"failureMessage", ""},     {"phases", nlohmann::json::array()}};
+    nlohmann::json record = {{"name", doc.name},
+                             {"filePath", doc.source.path},
+                             {"description", doc.description},
+                             {"status", "notRun"},
+                             {"startTime", ""},
+                             {"endTime", ""},
+                             {"failureMessage", ""},
+                             {"phases", nlohmann::json::array()}};
     for (const auto& phase : doc.phases) {
       if (!phase_selected(phases, phase.name)) continue;
-      nlohmann::json p = {{"name", phase.name}, {"status", "notRun"}, {"startTime", ""},
+      nlohmann::json p = {{"name", phase.name}, {"status", "notRun"},   {"startTime", ""},
                           {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
       for (const auto& step : phase.steps) p["steps"].push_back(base_record(step));
       record["phases"].push_back(std::move(p));
@@ -273,9 +277,9 @@ class Execution {
   bool request_reboot(const std::string& key, const StepSpec& step, const std::string& reason, const char* resume_at,
                       int64_t attempt) {
     if (static_cast<int>(reboots_.size()) >= options_.max_reboots) return false;
-    nlohmann::json r = {{"type", "reboot"},        {"key", key},          {"step", step.name},
-                        {"reason", reason},        {"resumeAt", resume_at}, {"attempt", attempt},
-                        {"time", utc_timestamp()}, {"bootId", current_boot_id()}};
+    nlohmann::json r = {
+        {"type", "reboot"},      {"key", key},         {"step", step.name},       {"reason", reason},
+        {"resumeAt", resume_at}, {"attempt", attempt}, {"time", utc_timestamp()}, {"bootId", current_boot_id()}};
     save(r);
     reboots_.push_back({{"time", r["time"]}, {"step", step.name}, {"reason", reason}});
     rebooting_ = true;
@@ -285,9 +289,8 @@ class Execution {
   }
 
   std::string reboot_cap_message() const {
-    return "the execution already rebooted " + std::to_string(reboots_.size()) +
-           " times, the limit (--max-reboots " + std::to_string(options_.max_reboots) +
-           "); stopping instead of rebooting again to avoid a reboot loop";
+    return "the execution already rebooted " + std::to_string(reboots_.size()) + " times, the limit (--max-reboots " +
+           std::to_string(options_.max_reboots) + "); stopping instead of rebooting again to avoid a reboot loop";
   }
 
   nlohmann::json run_step(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
@@ -328,18 +331,22 @@ class Execution {
         ConditionOutcome outcome;
         if (error.empty()) outcome = evaluate_condition(condition);
         bool ok = error.empty() && outcome.error.empty();
-        verdict = {{"type", "condition"},
-                   {"key", key},
-                   {"verdict", outcome.value},
-                   {"branch", ok ? condition_branch(condition, outcome.value) : "Abort"},
-                   {"detail", ok ? outcome.detail : "cannot evaluate 'if': " + (error.empty() ? outcome.error : error)}};
+        verdict = {
+            {"type", "condition"},
+            {"key", key},
+            {"verdict", outcome.value},
+            {"branch", ok ? condition_branch(condition, outcome.value) : "Abort"},
+            {"detail", ok ? outcome.detail : "cannot evaluate 'if': " + (error.empty() ? outcome.error : error)}};
         save(verdict);
       }
       std::string branch = verdict["branch"];
       record["if"] = {{"verdict", verdict["verdict"]}, {"branch", branch}, {"detail", verdict["detail"]}};
       log_.application("info", "step " + label + " if: " + verdict["detail"].get<std::string>() + " -> " + branch);
-      log_.event({{"event", "conditionEvaluated"}, {"phase", phase}, {"step", step.name},
-                  {"verdict", verdict["verdict"]}, {"branch", branch}});
+      log_.event({{"event", "conditionEvaluated"},
+                  {"phase", phase},
+                  {"step", step.name},
+                  {"verdict", verdict["verdict"]},
+                  {"branch", branch}});
       if (branch == "Skip") {
         status = "skipped";
       } else if (branch == "Abort") {
@@ -357,10 +364,11 @@ class Execution {
         const std::vector<nlohmann::json>* done_iterations =
             before && before->attempt == attempt ? &before->iterations : nullptr;
         AttemptResult result = run_attempt(run, key, phase, step, scope, attempt, done_iterations);
-        trace.inputs = result.inputs;
-        trace.outputs = nlohmann::json::array({result.outputs});
-        trace.ran = true;
         record["inputs"] = result.inputs.dump();
+        trace.inputs = std::move(result.inputs);
+        trace.outputs = nlohmann::json::array();
+        trace.outputs.push_back(std::move(result.outputs));  // moved: outputs can hold megabytes
+        trace.ran = true;
         record["outputs"] = trace.outputs.dump();
         if (!result.loop.is_null()) record["loop"] = result.loop;
         if (!result.detailed_output.empty()) record["detailedOutput"] = result.detailed_output;
@@ -387,7 +395,10 @@ class Execution {
         failure = result.failure_message;
         status = "failed";
         log_.application("warn", "step " + label + " attempt " + std::to_string(attempt) + " failed: " + failure);
-        log_.event({{"event", "attemptFailed"}, {"phase", phase}, {"step", step.name}, {"attempt", attempt},
+        log_.event({{"event", "attemptFailed"},
+                    {"phase", phase},
+                    {"step", step.name},
+                    {"attempt", attempt},
                     {"message", failure}});
         if (result.no_retry) break;
       }
@@ -418,18 +429,24 @@ class Execution {
     count(status, counters);
     record["status"] = status;
     record["failureMessage"] = failure;
-    save({{"type", "stepFinished"},
-            {"key", key},
-            {"record", record},
-            {"ran", trace.ran}});
-    log_.event({{"event", "stepFinished"}, {"phase", phase}, {"step", step.name}, {"status", status},
-                {"durationMs", ms}, {"failureMessage", failure}});
-    log_.application(status == "failed" ? "error" : "info", "step " + label + " " + status +
-                                                                (failure.empty() ? "" : ": " + failure));
+    nlohmann::json finished = {{"type", "stepFinished"}, {"key", key}, {"ran", trace.ran}};
+    finished["record"] = std::move(record);
+    save(finished);
+    record = std::move(finished["record"]);
+    log_.event({{"event", "stepFinished"},
+                {"phase", phase},
+                {"step", step.name},
+                {"status", status},
+                {"durationMs", ms},
+                {"failureMessage", failure}});
+    log_.application(status == "failed" ? "error" : "info",
+                     "step " + label + " " + status + (failure.empty() ? "" : ": " + failure));
     log_.console(status == "failed" ? "Error" : "Info", "",
                  "Step " + step.name + " " + status + (failure.empty() ? "" : ": " + failure));
-    if (status == "success") progress("  \033[32m✓\033[0m " + label + " " + std::to_string(ms) + " ms\n");
-    else if (status == "skipped") progress("  \033[33m-\033[0m " + label + " skipped\n");
+    if (status == "success")
+      progress("  \033[32m✓\033[0m " + label + " " + std::to_string(ms) + " ms\n");
+    else if (status == "skipped")
+      progress("  \033[33m-\033[0m " + label + " skipped\n");
     else {
       progress("  \033[31m✗\033[0m " + label + " " + status + ": " + failure + "\n");
       for (const auto& line : last_stderr_) progress("    | " + line + "\n");
@@ -450,10 +467,11 @@ class Execution {
     nlohmann::json detailed_output = nlohmann::json::array();  // one child run per (looped) ExecuteDocument
   };
 
+  // Loop iterations' outputs: strings are joined with "\n", other values replaced.
   static void merge_outputs(nlohmann::json& into, const nlohmann::json& outputs) {
     for (auto& [key, value] : outputs.items()) {
       if (into.contains(key) && value.is_string() && into[key].is_string())
-        into[key] = into[key].get<std::string>() + "\n" + value.get<std::string>();
+        into[key].get_ref<std::string&>().append("\n").append(value.get_ref<const std::string&>());
       else
         into[key] = value;
     }
@@ -486,7 +504,8 @@ class Execution {
         result.failure_message = error;
         return result;
       }
-      result.loop = {{"name", step.loop->name}, {"iterations", frames.size()}, {"failedIterations", nlohmann::json::array()}};
+      result.loop = {
+          {"name", step.loop->name}, {"iterations", frames.size()}, {"failedIterations", nlohmann::json::array()}};
     } else {
       frames.push_back({});
     }
@@ -494,7 +513,8 @@ class Execution {
     result.success = true;
     for (size_t i = 0; i < frames.size(); ++i) {
       // Iterations finished before a reboot are not run again; their results stand.
-      if (done_iterations && i < done_iterations->size() && (*done_iterations)[i].value("index", -1) == static_cast<int>(i)) {
+      if (done_iterations && i < done_iterations->size() &&
+          (*done_iterations)[i].value("index", -1) == static_cast<int>(i)) {
         const nlohmann::json& done = (*done_iterations)[i];
         append_inputs(result.inputs, done.value("inputs", nlohmann::json::array()));
         merge_outputs(result.outputs, done.value("outputs", nlohmann::json::object()));
@@ -517,7 +537,8 @@ class Execution {
       if (action_result.reboot_requested) {
         result.success = false;
         result.end = StepEnd::Reboot;
-        result.failure_message = rebooting_ ? "a child document requested a reboot" : "exit code 194 requested a reboot";
+        result.failure_message =
+            rebooting_ ? "a child document requested a reboot" : "exit code 194 requested a reboot";
         return result;
       }
       if (stopping() && !action_result.success) {
@@ -530,27 +551,29 @@ class Execution {
         result.success = false;
         if (step.loop) {
           result.loop["failedIterations"].push_back(i);
-          result.failure_message = action_result.timed_out
-                                       ? "the loop timed out at iteration " + std::to_string(i) + ": " +
-                                             action_result.failure_message
-                                       : "loop iteration " + std::to_string(i) + " failed: " +
-                                             action_result.failure_message;
+          result.failure_message =
+              action_result.timed_out
+                  ? "the loop timed out at iteration " + std::to_string(i) + ": " + action_result.failure_message
+                  : "loop iteration " + std::to_string(i) + " failed: " + action_result.failure_message;
         } else {
           result.failure_message = action_result.failure_message;
-          result.outputs = action_result.outputs;  // kept: exitCode/stderr explain the failure
+          result.outputs = std::move(action_result.outputs);  // kept: exitCode/stderr explain the failure
         }
         break;
       }
-      merge_outputs(result.outputs, action_result.outputs);
       bool last = i + 1 == frames.size();
       if (step.loop && !last)
         save({{"type", "iteration"},
-                {"key", key},
-                {"attempt", attempt},
-                {"index", i},
-                {"inputs", inputs},
-                {"outputs", action_result.outputs},
-                {"detailedOutput", action_result.detailed_output}});
+              {"key", key},
+              {"attempt", attempt},
+              {"index", i},
+              {"inputs", inputs},
+              {"outputs", action_result.outputs},
+              {"detailedOutput", action_result.detailed_output}});
+      if (step.loop)
+        merge_outputs(result.outputs, action_result.outputs);
+      else
+        result.outputs = std::move(action_result.outputs);
       if (action_result.reboot_after_step) {
         if (last) {
           result.reboot_after_step = true;  // the step is done; reboot after recording it
@@ -592,8 +615,8 @@ class Execution {
       context.timeout = left;
     }
     // Each attempt gets its own folder in the log folder, so scripts can be inspected.
-    context.work_directory = log_.folder() + "/steps/" + std::to_string(++step_serial_) + "-" + sanitize(phase) +
-                             "-" + sanitize(step.name) + "-a" + std::to_string(attempt) +
+    context.work_directory = log_.folder() + "/steps/" + std::to_string(++step_serial_) + "-" + sanitize(phase) + "-" +
+                             sanitize(step.name) + "-a" + std::to_string(attempt) +
                              (step.loop ? "-i" + std::to_string(iteration) : "");
     ::mkdir((log_.folder() + "/steps").c_str(), 0700);
     if (::mkdir(context.work_directory.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -684,7 +707,8 @@ class Execution {
         log_.application("error", text);
         if (result.failure_message.empty()) result.failure_message = "child document refused: " + text;
       }
-      while (!result.failure_message.empty() && result.failure_message.back() == '\n') result.failure_message.pop_back();
+      while (!result.failure_message.empty() && result.failure_message.back() == '\n')
+        result.failure_message.pop_back();
       return result;
     }
     // The child keeps its execution id across reboots, like its parent.
@@ -792,9 +816,10 @@ void refuse_expressions(const nlohmann::json& value, const Document& doc, const 
   if (!value.is_string()) return;
   for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
     if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
-      out.push_back({Severity::Error, doc.source.at(pointer),
-                     "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
-                     "pass the value as a parameter instead"});
+      out.push_back(
+          {Severity::Error, doc.source.at(pointer),
+           "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
+           "pass the value as a parameter instead"});
 }
 
 }  // namespace
@@ -814,13 +839,13 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
       } else if (!find_action(step.action)) {
         const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
         bool other_platform = schema && !schema->supports(host_platform());
-        out.push_back({Severity::Error, doc.source.at(action_pointer),
-                       other_platform ? "action " + step.action + " (step " + step.name + ") cannot run on " +
-                                            host_platform() + "; it runs on " + schema->platforms.front() +
-                                            (schema->platforms.size() > 1 ? " and others" : "")
-                                      : "action " + step.action + " (step " + step.name +
-                                            ") is not implemented in this kiln build yet",
-                       "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
+        out.push_back(
+            {Severity::Error, doc.source.at(action_pointer),
+             other_platform
+                 ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
+                       "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
+                 : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
+             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
       }
       for (const char* key : {"inputs", "if", "loop"}) {
         const nlohmann::json& root = doc.source.root;
@@ -861,7 +886,8 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
     return outcome;
   }
   outcome.log_folder = log.folder();
-  for (size_t i = 0; i < documents.size(); ++i) Execution::add_secrets(documents[i].document, variables[i], log.masker());
+  for (size_t i = 0; i < documents.size(); ++i)
+    Execution::add_secrets(documents[i].document, variables[i], log.masker());
   Execution execution(log, options, cancel, persistence);
   if (persistence.journal && !resume) {
     nlohmann::json header = persistence.header;
@@ -927,14 +953,11 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                                 : execution.stop_reason() + "; resume with the same --execution-id once fixed";
   }
   if (std::string error = log.write_detailed_output(run); !error.empty()) log.application("error", error);
-  outcome.summary = nlohmann::json{{"executionId", options.execution_id},
-                     {"status", run["status"]},
-                     {"failedStepCount", counters.failed},
-                     {"executedStepCount", counters.executed},
-                     {"ignoredFailedStepCount", counters.ignored},
-                     {"rebootCount", execution.reboots().size()},
-                     {"failureMessage", run["failureMessage"]},
-                     {"logUrl", log.folder()}};
+  outcome.summary =
+      nlohmann::json{{"executionId", options.execution_id},        {"status", run["status"]},
+                     {"failedStepCount", counters.failed},         {"executedStepCount", counters.executed},
+                     {"ignoredFailedStepCount", counters.ignored}, {"rebootCount", execution.reboots().size()},
+                     {"failureMessage", run["failureMessage"]},    {"logUrl", log.folder()}};
   outcome.summary = log.masker().mask_json(outcome.summary);
   log.event({{"event", "runFinished"}, {"status", run["status"]}, {"summary", outcome.summary}});
   if (execution.rebooting()) {
@@ -948,9 +971,9 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
     outcome.finished = true;
     outcome.exit_code = run["status"] == "failed" ? 1 : 0;
     log.console("Info", "",
-                run["status"] == "failed" ? "TOE has completed execution with failure - " +
-                                                run["failureMessage"].get<std::string>()
-                                          : "TOE has completed execution successfully");
+                run["status"] == "failed"
+                    ? "TOE has completed execution with failure - " + run["failureMessage"].get<std::string>()
+                    : "TOE has completed execution successfully");
     if (persistence.journal) {
       execution.save({{"type", "runFinished"}, {"summary", outcome.summary}, {"exitCode", outcome.exit_code}});
       // A large finished journal is compacted to what `kiln status` needs; a small one is
