@@ -1,6 +1,13 @@
 #include "agent/document/diagnostic_format.h"
 
+#include <algorithm>
+
 namespace kiln {
+namespace {
+
+constexpr size_t kLongLine = 160;
+
+}  // namespace
 
 std::string format_diagnostic(const Diagnostic& d, const SourceLineLookup& lookup, bool color) {
   const char* bold = color ? "\033[1m" : "";
@@ -19,10 +26,21 @@ std::string format_diagnostic(const Diagnostic& d, const SourceLineLookup& looku
   if (d.location.line > 0 && lookup) {
     std::string line = lookup(d.location.file, d.location.line);
     if (!line.empty()) {
-      out += "  " + line + "\n  ";
+      // A very long line (minified JSON, a 10,000-deep flow list) is shown as a window
+      // around the spot.
+      size_t caret = d.location.column > 0 ? static_cast<size_t>(d.location.column - 1) : 0;
+      std::string shown = line;
+      if (line.size() > kLongLine) {
+        size_t start = caret > kLongLine / 2 ? caret - kLongLine / 2 : 0;
+        while (start > 0 && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80) --start;  // not mid-character
+        size_t end = std::min(line.size(), start + kLongLine);
+        while (end < line.size() && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) ++end;
+        shown = (start > 0 ? "..." : "") + line.substr(start, end - start) + (end < line.size() ? "..." : "");
+        caret = caret - start + (start > 0 ? 3 : 0);
+      }
+      out += "  " + shown + "\n  ";
       // Keep tabs so the caret lines up under the spot.
-      for (int i = 1; i < d.location.column && static_cast<size_t>(i - 1) < line.size(); ++i)
-        out += line[static_cast<size_t>(i - 1)] == '\t' ? '\t' : ' ';
+      for (size_t i = 0; i < caret && i < shown.size(); ++i) out += shown[i] == '\t' ? '\t' : ' ';
       out += std::string(green) + "^" + reset + "\n";
     }
   }

@@ -1,15 +1,27 @@
 #include "agent/document/schema_check.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <regex>
 
 #include "agent/document/suggest.h"
 
 namespace kiln {
 namespace {
 
+std::string unescape_token(const std::string& token);
+
+// The name a message gives the value at `pointer`: its key, or for a list item the
+// list's key and the index ("commands[0]").
 std::string last_token(const std::string& pointer) {
   auto slash = pointer.rfind('/');
-  std::string token = slash == std::string::npos ? pointer : pointer.substr(slash + 1);
+  std::string token = unescape_token(slash == std::string::npos ? pointer : pointer.substr(slash + 1));
+  bool index = !token.empty() && std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!index || slash == std::string::npos || slash == 0) return token;
+  return last_token(pointer.substr(0, slash)) + "[" + token + "]";
+}
+
+std::string unescape_token(const std::string& token) {
   std::string out;
   for (size_t i = 0; i < token.size(); ++i) {
     if (token[i] == '~' && i + 1 < token.size()) {
@@ -95,15 +107,26 @@ class Walker {
       }
       for (const auto& branch_in : *it)
         if (accepts_string(resolve(branch_in)) && coerce(value, pointer)) return;
+      std::vector<std::string> types;
+      for (const auto& branch_in : *it)
+        for (const auto& t : schema_types(resolve(branch_in)))
+          if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+      report(pointer, false,
+             "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
+                 (value.is_null() ? "empty" : describe({json_type_name(value)})),
+             hint_from(schema));
       return;
     }
+    check_required_choice(value, schema, pointer);
     auto types = schema_types(schema);
     if (!types.empty() && !accepts(schema, value)) {
       if (accepts_string(schema) && coerce(value, pointer)) {
         // now a string: fall through to the string checks (enum)
       } else {
         report(pointer, false, "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
-                                   (value.is_null() ? "empty" : describe({json_type_name(value)})),
+                                   (value.is_null()               ? "empty"
+                                    : unrepresentable_number(value, pointer) ? "a number out of range (" + value.get<std::string>() + ")"
+                                                                    : describe({json_type_name(value)})),
                hint_from(schema));
         return;
       }
@@ -124,6 +147,36 @@ class Walker {
       }
     }
     return *s;
+  }
+
+  // oneOf: [{required: [for]}, {required: [forEach]}]: exactly one of the keys.
+  void check_required_choice(const nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
+    auto it = schema.find("oneOf");
+    if (!value.is_object() || it == schema.end() || !it->is_array() || it->empty()) return;
+    std::vector<std::string> keys;
+    for (const auto& branch : *it) {
+      if (!branch.is_object() || branch.size() != 1 || !branch.contains("required") || !branch["required"].is_array() ||
+          branch["required"].size() != 1 || !branch["required"][0].is_string())
+        return;
+      keys.push_back(branch["required"][0].get<std::string>());
+    }
+    size_t present = static_cast<size_t>(std::count_if(keys.begin(), keys.end(), [&](const std::string& k) { return value.contains(k); }));
+    if (present == 1) return;
+    report(pointer, false,
+           "'" + last_token(pointer) + "' needs exactly one of " + join_words(keys, " or ") +
+               (present == 0 ? ", found none" : ", found " + std::to_string(present)),
+           hint_from(schema));
+  }
+
+  // A plain scalar that reads as a number but was kept as text: too large for any
+  // integer type, or a float beyond double (1e400).
+  bool unrepresentable_number(const nlohmann::json& value, const std::string& pointer) const {
+    if (!value.is_string()) return false;
+    const SourceEntry* entry = map_.find(base_ + pointer);
+    if (!entry || !entry->plain_scalar) return false;
+    static const std::regex number(R"([-+]?([0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?))");
+    const std::string& text = value.get_ref<const std::string&>();
+    return text.size() <= 400 && std::regex_match(text, number);
   }
 
   bool coerce(nlohmann::json& value, const std::string& pointer) {
@@ -155,6 +208,12 @@ class Walker {
                    value.get<std::string>() + "'",
                guess.empty() ? hint_from(schema) : "did you mean '" + guess + "'? (values are case-sensitive)");
       }
+    }
+    // YAML integers reach 2^64-1, but kiln reads integer fields as int64.
+    if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      report(pointer, false, "'" + last_token(pointer) + "' " + value.dump() + " is too large",
+             "integers are at most " + std::to_string(INT64_MAX));
+      return;
     }
     if (value.is_number() && schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>())
       report(pointer, false, "'" + last_token(pointer) + "' must be at least " + schema["minimum"].dump(),

@@ -1,6 +1,7 @@
 #include "agent/document/validator.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <regex>
 #include <set>
 
@@ -17,6 +18,21 @@ struct StepRef {
   size_t phase = 0, step = 0;
   const ActionSchema* action = nullptr;
 };
+
+// timeoutSeconds has no documented maximum; past ~9.2e9 s a deadline on a nanosecond
+// clock overflows, so kiln stops at 2^31-1 s (68 years).
+constexpr int64_t kMaxTimeoutSeconds = 2'147'483'647;
+
+// Integers past int64 (YAML reads up to 2^64-1) are refused by the schema check; the
+// semantic checks skip them rather than read 2^64-1 as -1.
+bool fits_int64(const nlohmann::json& value) {
+  return !value.is_number_unsigned() || value.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+}
+
+// |b - a| without overflow (start -2^63, end 2^63-1 is a valid, if huge, loop).
+uint64_t loop_span(int64_t a, int64_t b) {
+  return a < b ? static_cast<uint64_t>(b) - static_cast<uint64_t>(a) : static_cast<uint64_t>(a) - static_cast<uint64_t>(b);
+}
 
 class Checker {
  public:
@@ -167,16 +183,20 @@ class Checker {
                   "; validate for another platform with --os-platforms");
       }
     }
-    if (auto it = step.find("timeoutSeconds"); it != step.end() && it->is_number_integer()) {
+    if (auto it = step.find("timeoutSeconds"); it != step.end() && it->is_number_integer() && fits_int64(*it)) {
       int64_t t = it->get<int64_t>();
-      if (t == 0 || t < -1)
+      if (t > kMaxTimeoutSeconds)
+        error(sp + "/timeoutSeconds", false,
+              "timeoutSeconds " + std::to_string(t) + " is too large; the limit is " + std::to_string(kMaxTimeoutSeconds),
+              "use -1 for no timeout");
+      else if (t == 0 || t < -1)
         error(sp + "/timeoutSeconds", false, "timeoutSeconds must be a positive number of seconds or -1",
               "-1 means no timeout; the default is 7200");
       else if (action && action->name == "ExecuteDocument" && t != -1)
         error(sp + "/timeoutSeconds", false, "ExecuteDocument steps cannot set timeoutSeconds",
               "remove it: an ExecuteDocument step always runs without a timeout");
     }
-    if (auto it = step.find("maxAttempts"); it != step.end() && it->is_number_integer() && action &&
+    if (auto it = step.find("maxAttempts"); it != step.end() && it->is_number_integer() && fits_int64(*it) && action &&
                                             action->name == "ExecuteDocument" && it->get<int64_t>() != 1)
       error(sp + "/maxAttempts", false, "ExecuteDocument steps cannot set maxAttempts",
             "remove it: an ExecuteDocument step runs once");
@@ -232,6 +252,7 @@ class Checker {
       if (!f.contains("start") || !f.contains("end") || !f.contains("updateBy")) return;
       if (!f["start"].is_number_integer() || !f["end"].is_number_integer() || !f["updateBy"].is_number_integer())
         return;
+      if (!fits_int64(f["start"]) || !fits_int64(f["end"]) || !fits_int64(f["updateBy"])) return;
       int64_t start = f["start"], end = f["end"], by = f["updateBy"];
       if (by == 0)
         error(lp + "/for/updateBy", false, "updateBy cannot be 0: the loop would never end",
@@ -242,7 +263,7 @@ class Checker {
                   (by > 0 ? " is already past end " : " is already below end ") + std::to_string(end),
               by > 0 ? "count down with a negative updateBy, or swap start and end"
                      : "count up with a positive updateBy, or swap start and end");
-      else if ((end - start) / by > 1'000'000)
+      else if (loop_span(start, end) / loop_span(0, by) > 1'000'000)
         error(lp + "/for", false, "the loop runs more than 1,000,000 iterations", "use a larger updateBy");
     }
   }

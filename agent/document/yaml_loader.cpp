@@ -1,16 +1,45 @@
 #include "agent/document/yaml_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 namespace kiln {
 namespace {
+
+// The length of the well-formed UTF-8 sequence at `i` (Unicode table 3-7: no overlong
+// forms, no surrogates, nothing past U+10FFFF), or 0. JSON output (detailedoutput.json)
+// refuses anything else.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  unsigned char c = static_cast<unsigned char>(text[i]);
+  size_t length = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k)
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  unsigned char second = length > 1 ? static_cast<unsigned char>(text[i + 1]) : 0;
+  if ((c == 0xE0 && second < 0xA0) ||  // overlong
+      (c == 0xED && second > 0x9F) ||  // UTF-16 surrogates
+      (c == 0xF0 && second < 0x90) ||  // overlong
+      (c == 0xF4 && second > 0x8F))    // past U+10FFFF
+    return 0;
+  return length;
+}
+
+bool valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t length = utf8_sequence_length(text, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
 
 // Finds the first NUL byte or invalid UTF-8 sequence; yaml-cpp silently stops at a
 // NUL and mangles bad UTF-8, so these are caught before it sees the text.
@@ -23,10 +52,8 @@ bool check_bytes(const std::string& path, const std::string& text, Diagnostics& 
                              "component documents are text; remove binary content"});
       return false;
     }
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = length != 0 && i + length <= text.size();
-    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && length == 2) ok = c >= 0xC2;  // overlong
+    size_t length = utf8_sequence_length(text, i);
+    bool ok = length != 0;
     if (!ok) {
       diagnostics.push_back({Severity::Error, {path, line, column}, "the document is not valid UTF-8",
                              "save the file as UTF-8"});
@@ -163,6 +190,7 @@ class Converter {
             error(mark, "YAML syntax error: a quoted value is never closed", "close the quote, or escape the quotes inside the value");
             return nullptr;
           }
+          if (!check_escapes(node.Scalar(), mark)) return nullptr;
         } else {
           entry.plain_scalar = true;
           entry.raw = node.Scalar();
@@ -193,6 +221,7 @@ class Converter {
             return nullptr;
           }
           const std::string& name = key.Scalar();
+          if (!check_escapes(name, km)) return nullptr;
           auto [it, inserted] = first_line.emplace(name, km.line + 1);
           if (!inserted) {
             error(km, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
@@ -212,6 +241,22 @@ class Converter {
   }
 
  private:
+  // The text was checked before parsing, but double-quoted escapes can still make a NUL
+  // ("\0", "\x00") or a code point that is not valid Unicode ("\U00110000").
+  bool check_escapes(const std::string& value, const YAML::Mark& mark) {
+    if (value.find('\0') != std::string::npos) {
+      error(mark, "a quoted value holds a NUL character (an escape such as \\0 or \\x00)",
+            "component documents are text; remove the NUL");
+      return false;
+    }
+    if (!valid_utf8(value)) {
+      error(mark, "a quoted value holds an escape that is not a valid Unicode character",
+            "\\u and \\U escapes must name a code point up to U+10FFFF, not a surrogate");
+      return false;
+    }
+    return true;
+  }
+
   // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the text (it swallows
   // the rest of the file), so look for the closing quote ourselves.
   bool quote_closed(const YAML::Mark& mark) {
@@ -250,18 +295,106 @@ class Converter {
 };
 
 // Aliases repeat an anchored node without copying it, so counting the expanded size is
-// cheap while converting it is not: count first (up to the limit) so that an alias bomb
-// is refused in milliseconds. Past max_depth the converter reports the nesting.
-void count_nodes(const YAML::Node& node, int depth, const LoadLimits& limits, size_t& count, YAML::Mark& where) {
-  if (count > limits.max_nodes || depth > limits.max_depth) return;
-  if (++count > limits.max_nodes) {
-    where = node.Mark();
+// cheap while converting it is not: count first (up to the limits) so that an alias bomb
+// is refused in milliseconds. Values and text are both counted: a few aliases of one long
+// string multiply bytes, not values. Past max_depth the converter reports the nesting.
+struct Expansion {
+  size_t nodes = 0;
+  size_t bytes = 0;  // of scalars and keys
+  YAML::Mark where;  // where a limit was passed
+  bool over(const LoadLimits& limits) const { return nodes > limits.max_nodes || bytes > limits.max_expanded_bytes; }
+};
+
+void count_nodes(const YAML::Node& node, int depth, const LoadLimits& limits, Expansion& expansion) {
+  if (expansion.over(limits) || depth > limits.max_depth) return;
+  ++expansion.nodes;
+  if (node.IsScalar()) expansion.bytes += node.Scalar().size();
+  if (expansion.over(limits)) {
+    expansion.where = node.Mark();
     return;
   }
-  if (node.IsMap())
-    for (const auto& item : node) count_nodes(item.second, depth + 1, limits, count, where);
-  else if (node.IsSequence())
-    for (const auto& item : node) count_nodes(item, depth + 1, limits, count, where);
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      if (item.first.IsScalar()) expansion.bytes += item.first.Scalar().size();
+      count_nodes(item.second, depth + 1, limits, expansion);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) count_nodes(item, depth + 1, limits, expansion);
+  }
+}
+
+// Counts documents (and where the second starts) without building nodes.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  YAML::Mark second_start;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second_start = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct Position {
+  int line = 1, column = 1;
+};
+
+// The first quote that starts a scalar (after ": ", "- ", "[", "{", "," or at a line's
+// start) and is never closed. One pass: a closed quoted scalar is skipped whole.
+std::optional<Position> unclosed_quote(std::string_view text) {
+  Position here;
+  char previous = '\n';  // the last non-blank character
+  bool in_comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++here.line;
+      here.column = 1;
+      previous = '\n';
+      in_comment = false;
+      continue;
+    }
+    if (!in_comment && (c == '"' || c == '\'') &&
+        (previous == '\n' || previous == ':' || previous == '-' || previous == '[' || previous == '{' ||
+         previous == ',' || previous == '?')) {
+      Position start = here;
+      size_t j = i + 1;
+      bool closed = false;
+      for (; j < text.size(); ++j) {
+        if (c == '"' && text[j] == '\\') {
+          ++j;
+        } else if (text[j] == c && c == '\'' && j + 1 < text.size() && text[j + 1] == '\'') {
+          ++j;
+        } else if (text[j] == c) {
+          closed = true;
+          break;
+        }
+      }
+      if (!closed) return start;
+      for (size_t k = i; k < j; ++k) {  // keep counting lines inside the scalar
+        if (text[k] == '\n') {
+          ++here.line;
+          here.column = 1;
+        } else {
+          ++here.column;
+        }
+      }
+      i = j;
+      ++here.column;
+      previous = c;
+      continue;
+    }
+    if (c == '#' && (previous == '\n' || (i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t')))) in_comment = true;
+    if (c != ' ' && c != '\t' && c != '\r') previous = c;
+    ++here.column;
+  }
+  return std::nullopt;
 }
 
 // yaml-cpp reports most tab indentation as "illegal block entry" or "illegal map value".
@@ -315,14 +448,40 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
   if (!check_stray_directives(path, body, diagnostics)) return false;
   YAML::Node node;
   try {
-    std::vector<YAML::Node> all = YAML::LoadAll(std::string(body));
-    if (all.size() > 1) {
-      diagnostics.push_back({Severity::Error, {path, 0, 0}, "the file holds several YAML documents ('---')",
-                             "put one component document per file"});
+    // Count the documents first, two at most. YAML::LoadAll never ends on a ',' outside
+    // [ ] or { } at the top level (yaml-cpp 0.7 makes an empty document of it without
+    // consuming it, forever, and memory grows without bound): found by fuzzing.
+    std::string text_copy(body);
+    std::istringstream stream(text_copy);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (counter.documents > 1) {
+      const YAML::Mark& second = counter.second_start;
+      int line = second.line >= 0 ? second.line + 1 : 1, column = second.line >= 0 ? second.column + 1 : 1;
+      bool comma = second.pos >= 0 && static_cast<size_t>(second.pos) < body.size() && body[static_cast<size_t>(second.pos)] == ',';
+      if (comma)
+        diagnostics.push_back({Severity::Error, {path, line, column}, "YAML syntax error: a ',' outside [ ] or { }",
+                               "',' separates items only inside flow lists [a, b] and maps {a: 1, b: 2}; quote a "
+                               "value that starts with ','"});
+      else
+        diagnostics.push_back({Severity::Error, {path, line, column},
+                               "the file holds several YAML documents ('---'); another one starts here",
+                               "put one component document per file"});
       return false;
     }
-    if (!all.empty()) node = all.front();
+    node = YAML::Load(text_copy);
   } catch (const YAML::Exception& e) {
+    if (e.msg == YAML::ErrorMsg::EOF_IN_SCALAR) {
+      // yaml-cpp points at the end of the file; the quote left open is more useful.
+      if (std::optional<Position> open = unclosed_quote(body)) {
+        diagnostics.push_back({Severity::Error, {path, open->line, open->column},
+                               "YAML syntax error: a quoted value is never closed",
+                               "close the quote, or escape the quotes inside the value"});
+        return false;
+      }
+    }
     std::string message = e.msg == "bad file" ? "the document nests too deeply or is malformed" : e.msg;
     diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, e.mark.column + 1},
                            "YAML syntax error: " + message,
@@ -332,13 +491,15 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
     diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), ""});
     return false;
   }
-  size_t expanded = 0;
-  YAML::Mark where;
-  count_nodes(node, 0, limits, expanded, where);
-  if (expanded > limits.max_nodes) {
-    diagnostics.push_back({Severity::Error, {path, where.line + 1, where.column + 1},
-                           "the document is too large: more than " + std::to_string(limits.max_nodes) +
-                               " values after expanding aliases",
+  Expansion expansion;
+  count_nodes(node, 0, limits, expansion);
+  if (expansion.over(limits)) {
+    diagnostics.push_back({Severity::Error, {path, expansion.where.line + 1, expansion.where.column + 1},
+                           expansion.nodes > limits.max_nodes
+                               ? "the document is too large: more than " + std::to_string(limits.max_nodes) +
+                                     " values after expanding aliases"
+                               : "the document is too large: more than " + std::to_string(limits.max_expanded_bytes) +
+                                     " bytes of text after expanding aliases",
                            "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly"});
     return false;
   }

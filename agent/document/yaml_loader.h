@@ -13,6 +13,7 @@ namespace kiln {
 struct LoadLimits {
   size_t max_bytes = 16 * 1024 * 1024;  // the reference suggests a generous 16 MiB
   size_t max_nodes = 2'000'000;         // after alias expansion ("billion laughs")
+  size_t max_expanded_bytes = 64 * 1024 * 1024;  // of scalars and keys, after alias expansion
   int max_depth = 256;                  // nesting of maps and lists
 };
 
