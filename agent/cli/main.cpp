@@ -115,7 +115,7 @@ int command_validate(const CliOptions& cli) {
     }
   }
   if (!all_valid) report["status"] = "invalid";
-  if (cli.format == "json") std::cout << report.dump(2) << "\n";
+  if (cli.format == "json") std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return all_valid ? 0 : 3;
 }
 
@@ -375,7 +375,7 @@ int command_run(CliOptions cli) {
       if (done.finished && done.header.value("identity", nlohmann::json()) == identity) {
         std::cerr << "kiln: execution " << execution_id
                   << " already finished; its result follows (use another --execution-id to run again)\n";
-        std::cout << done.summary.dump(2) << std::endl;
+        std::cout << done.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
         return done.exit_code;
       }
       if (done.finished) std::filesystem::remove_all(folder, ec);
@@ -442,7 +442,8 @@ int command_run(CliOptions cli) {
                                                       : "interrupted",
                                   identity_hash});
   print_diagnostics(outcome.diagnostics, sources);
-  if (!outcome.summary.is_null()) std::cout << outcome.summary.dump(2) << std::endl;
+  if (!outcome.summary.is_null())
+    std::cout << outcome.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   sys::RebootSettings reboot = sys::reboot_settings_from_environment();
   reboot.trigger = cli.resume_trigger;
   if (!cli.reboot_command.empty()) reboot.command = cli.reboot_command;

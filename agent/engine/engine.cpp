@@ -34,6 +34,36 @@ bool phase_selected(const std::vector<std::string>& phases, const std::string& n
   return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
 }
 
+// Step outputs are JSON strings, which must be UTF-8: a byte that does not belong to a
+// valid sequence (a binary or Latin-1 output) becomes U+FFFD, as JSON encoders do.
+void make_valid_utf8(std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = length != 0 && i + length <= text.size();
+    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && length > 1) {
+      uint32_t cp = c & (0xFF >> (length + 1));
+      for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+      ok = cp >= (length == 2 ? 0x80u : length == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF &&
+           !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      i += length;
+    } else {
+      text.replace(i, 1, "\xEF\xBF\xBD");
+      i += 3;
+    }
+  }
+}
+
+void make_valid_utf8(nlohmann::json& value) {
+  if (value.is_string()) make_valid_utf8(value.get_ref<std::string&>());
+  else if (value.is_array() || value.is_object())
+    for (auto& item : value) make_valid_utf8(item);
+}
+
 struct Counters {
   int executed = 0, failed = 0, ignored = 0;
 };
@@ -364,12 +394,12 @@ class Execution {
         const std::vector<nlohmann::json>* done_iterations =
             before && before->attempt == attempt ? &before->iterations : nullptr;
         AttemptResult result = run_attempt(run, key, phase, step, scope, attempt, done_iterations);
-        record["inputs"] = result.inputs.dump();
+        record["inputs"] = result.inputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         trace.inputs = std::move(result.inputs);
         trace.outputs = nlohmann::json::array();
         trace.outputs.push_back(std::move(result.outputs));  // moved: outputs can hold megabytes
         trace.ran = true;
-        record["outputs"] = trace.outputs.dump();
+        record["outputs"] = trace.outputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (!result.loop.is_null()) record["loop"] = result.loop;
         if (!result.detailed_output.empty()) record["detailedOutput"] = result.detailed_output;
         if (result.end == StepEnd::Reboot && !result.reboot_after_step) {
@@ -495,7 +525,9 @@ class Execution {
       return result;
     }
     std::optional<Clock::time_point> deadline;
-    if (step.timeout_seconds > 0) deadline = Clock::now() + std::chrono::seconds(step.timeout_seconds);
+    // Clamped: a deadline beyond ~68 years would overflow the clock (validation refuses it too).
+    if (step.timeout_seconds > 0)
+      deadline = Clock::now() + std::chrono::seconds(std::min<int64_t>(step.timeout_seconds, INT32_MAX));
 
     // Loop iterations: values are computed (and lists read) once, when the loop starts.
     std::vector<LoopFrame> frames;
@@ -531,6 +563,8 @@ class Execution {
         action_result.failure_message = error;
       } else {
         action_result = invoke(run, key, phase, step, *entry, inputs, deadline, attempt, i);
+        make_valid_utf8(action_result.outputs);
+        make_valid_utf8(action_result.failure_message);
       }
       append_inputs(result.inputs, inputs);
       if (!action_result.detailed_output.is_null()) result.detailed_output.push_back(action_result.detailed_output);

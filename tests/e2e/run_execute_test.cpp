@@ -108,3 +108,27 @@ phases:
   CHECK(run.exit_code() == 0);
   CHECK(stdout_of(run.step("Script")) == "shared-1\nshared-2");
 }
+
+TEST_CASE("run: output that is not UTF-8 is recorded with U+FFFD and can be chained") {
+  TempDir dir;
+  std::string doc = dir.write("bin.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Bin
+        action: ExecuteBash
+        inputs:
+          commands:
+            - printf 'a\377\376b\n'
+            - printf 'err\303\n' >&2
+      - {name: Use, action: ExecuteBash, inputs: {commands: ["echo '{{ build.Bin.outputs.stdout }}'"]}}
+)");
+  auto r = kiln::test::run_kiln({"run", "-d", doc, "-l", dir.file("logs"), "-s", dir.file("state")});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.summary()["status"] == "success");
+  auto detailed = kiln::test::read_detailed_output(dir.file("logs"));
+  REQUIRE(detailed.is_object());
+  auto outputs = nlohmann::json::parse(kiln::test::find_step(detailed, "Use")["outputs"].get<std::string>());
+  CHECK(outputs[0]["stdout"] == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+}
