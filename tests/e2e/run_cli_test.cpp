@@ -290,3 +290,24 @@ phases:
   std::string bash = dir.write("bash.yml", kGoodDocument);
   CHECK(run_kiln({"validate", "--os-platforms", "windows", "--documents", bash}).exit_code == 3);
 }
+
+TEST_CASE("cli: run refuses the Windows-only actions on linux up front, naming each action and the platform") {
+  TempDir dir;
+  std::string doc = dir.write("win.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - {name: Ps, action: ExecutePowerShell, inputs: {commands: [Write-Host hi]}}
+      - {name: Msi, action: InstallMSI, inputs: {path: C:\x.msi}}
+      - {name: Un, action: UninstallMSI, inputs: {path: C:\x.msi}}
+      - {name: Reg, action: SetRegistry, inputs: [{path: 'HKLM:\Software\X', name: A, value: '1', type: SZ}]}
+)");
+  auto r = run_kiln({"run", "--documents", doc, "--log-directory", dir.file("logs"), "--state-directory",
+                     dir.file("state")});
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  for (const char* action : {"ExecutePowerShell", "InstallMSI", "UninstallMSI", "SetRegistry"})
+    CHECK(r.err.find(std::string(action) + " is not available on linux") != std::string::npos);
+  CHECK(r.err.find(doc + ":5:") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("logs")));  // nothing ran, nothing was written
+}
