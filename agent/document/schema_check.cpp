@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <regex>
+#include <string_view>
+#include <unordered_map>
 
 #include "agent/document/suggest.h"
 
@@ -34,6 +36,7 @@ std::string unescape_token(const std::string& token) {
   return out;
 }
 
+// The schema's "type" as a list; a string or an array of strings in JSON Schema.
 std::vector<std::string> schema_types(const nlohmann::json& schema) {
   std::vector<std::string> types;
   if (auto it = schema.find("type"); it != schema.end()) {
@@ -44,7 +47,7 @@ std::vector<std::string> schema_types(const nlohmann::json& schema) {
   return types;
 }
 
-bool type_matches(const nlohmann::json& value, const std::string& type) {
+bool type_matches(const nlohmann::json& value, std::string_view type) {
   if (type == "string") return value.is_string();
   if (type == "integer") return value.is_number_integer();
   if (type == "number") return value.is_number();
@@ -55,15 +58,29 @@ bool type_matches(const nlohmann::json& value, const std::string& type) {
   return false;
 }
 
+// Calls `visit` with each type the schema names, until it returns true. These run for
+// every value of every document, so they read the schema in place (no copies).
+template <typename Visit>
+bool any_schema_type(const nlohmann::json& schema, Visit visit) {
+  auto it = schema.find("type");
+  if (it == schema.end()) return false;
+  if (it->is_string()) return visit(std::string_view(it->get_ref<const std::string&>()));
+  if (it->is_array())
+    for (const auto& t : *it)
+      if (t.is_string() && visit(std::string_view(t.get_ref<const std::string&>()))) return true;
+  return false;
+}
+
+bool has_types(const nlohmann::json& schema) {
+  return any_schema_type(schema, [](std::string_view) { return true; });
+}
+
 bool accepts(const nlohmann::json& schema, const nlohmann::json& value) {
-  auto types = schema_types(schema);
-  if (types.empty()) return true;
-  return std::any_of(types.begin(), types.end(), [&](const std::string& t) { return type_matches(value, t); });
+  return !has_types(schema) || any_schema_type(schema, [&](std::string_view t) { return type_matches(value, t); });
 }
 
 bool accepts_string(const nlohmann::json& schema) {
-  auto types = schema_types(schema);
-  return std::find(types.begin(), types.end(), "string") != types.end();
+  return any_schema_type(schema, [](std::string_view t) { return t == "string"; });
 }
 
 bool has_expression(const nlohmann::json& value) {
@@ -94,13 +111,12 @@ class Walker {
       if (it == schema.end() || !it->is_array()) continue;
       // Branches without types (e.g. oneOf [{required: [for]}, {required: [forEach]}])
       // choose nothing: walk the schema's own properties, leave the choice to valijson.
-      if (std::none_of(it->begin(), it->end(),
-                       [&](const nlohmann::json& b) { return !schema_types(resolve(b)).empty(); }))
+      if (std::none_of(it->begin(), it->end(), [&](const nlohmann::json& b) { return has_types(resolve(b)); }))
         continue;
       // Pick the branch whose type fits; its details are left to valijson.
       for (const auto& branch_in : *it) {
         const nlohmann::json& branch = resolve(branch_in);
-        if (accepts(branch, value) && !schema_types(branch).empty()) {
+        if (has_types(branch) && accepts(branch, value)) {
           walk_without_types(value, branch, pointer);
           return;
         }
@@ -118,8 +134,8 @@ class Walker {
       return;
     }
     check_required_choice(value, schema, pointer);
-    auto types = schema_types(schema);
-    if (!types.empty() && !accepts(schema, value)) {
+    if (!accepts(schema, value)) {
+      auto types = schema_types(schema);
       if (accepts_string(schema) && coerce(value, pointer)) {
         // now a string: fall through to the string checks (enum)
       } else {
@@ -135,7 +151,15 @@ class Walker {
   }
 
  private:
-  const nlohmann::json& resolve(const nlohmann::json& schema) const {
+  const nlohmann::json& resolve(const nlohmann::json& schema) {
+    auto known = resolved_.find(&schema);
+    if (known != resolved_.end()) return *known->second;
+    const nlohmann::json& target = resolve_ref(schema);
+    resolved_.emplace(&schema, &target);
+    return target;
+  }
+
+  const nlohmann::json& resolve_ref(const nlohmann::json& schema) const {
     const nlohmann::json* s = &schema;
     for (int guard = 0; guard < 8 && s->is_object() && s->contains("$ref"); ++guard) {
       std::string ref = (*s)["$ref"].get<std::string>();
@@ -231,32 +255,32 @@ class Walker {
   }
 
   void walk_object(nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
-    const nlohmann::json empty = nlohmann::json::object();
-    const nlohmann::json& properties = schema.contains("properties") ? schema["properties"] : empty;
+    static const nlohmann::json no_properties = nlohmann::json::object();
+    auto properties_it = schema.find("properties");
+    const nlohmann::json& properties = properties_it != schema.end() ? *properties_it : no_properties;
     if (auto required = schema.find("required"); required != schema.end())
       for (const auto& key : *required)
         if (!value.contains(key.get<std::string>())) {
           std::string name = key.get<std::string>();
           std::string hint;
-          if (properties.contains(name)) hint = hint_from(resolve(properties[name]));
+          if (auto p = properties.find(name); p != properties.end()) hint = hint_from(resolve(*p));
           report(pointer, false, "missing required key '" + name + "'",
                  hint.empty() ? "add '" + name + ":'" : "add '" + name + ":' (" + hint + ")");
         }
-    bool closed = schema.contains("additionalProperties") && schema["additionalProperties"].is_boolean() &&
-                  !schema["additionalProperties"].get<bool>();
-    std::vector<std::string> allowed;
-    for (const auto& [k, _] : properties.items()) allowed.push_back(k);
+    auto extra = schema.find("additionalProperties");
+    bool closed = extra != schema.end() && extra->is_boolean() && !extra->get<bool>();
     for (auto& [key, child] : value.items()) {
-      std::string child_pointer = pointer_append(pointer, key);
-      if (properties.contains(key)) {
-        walk(child, properties[key], child_pointer);
-      } else if (auto extra = schema.find("additionalProperties"); extra != schema.end() && extra->is_object()) {
-        walk(child, *extra, child_pointer);
+      if (auto p = properties.find(key); p != properties.end()) {
+        walk(child, *p, pointer_append(pointer, key));
+      } else if (extra != schema.end() && extra->is_object()) {
+        walk(child, *extra, pointer_append(pointer, key));
       } else if (closed) {
+        std::vector<std::string> allowed;
+        for (const auto& [k, _] : properties.items()) allowed.push_back(k);
         std::string guess = nearest(key, allowed);
         std::string hint = guess.empty() ? "" : "did you mean '" + guess + "'? ";
         hint += allowed.empty() ? "no keys are allowed here" : "allowed keys: " + join_words(allowed);
-        report(child_pointer, true, "unknown key '" + key + "'", hint);
+        report(pointer_append(pointer, key), true, "unknown key '" + key + "'", hint);
       }
     }
   }
@@ -265,6 +289,7 @@ class Walker {
   const SourceMap& map_;
   std::string base_;
   bool report_;
+  std::unordered_map<const nlohmann::json*, const nlohmann::json*> resolved_;  // $ref targets
 };
 
 bool related(const std::string& a, const std::string& b) {

@@ -22,7 +22,8 @@ struct SourceEntry {
 
 class SourceMap {
  public:
-  void set(const std::string& pointer, SourceEntry entry) { entries_[pointer] = std::move(entry); }
+  void set(std::string pointer, SourceEntry entry) { entries_.insert_or_assign(std::move(pointer), std::move(entry)); }
+  void reserve(size_t n) { entries_.reserve(n); }
   const SourceEntry* find(const std::string& pointer) const;
   // Where the value at `pointer` was written; walks up to the nearest known ancestor.
   SourceLocation value_location(const std::string& file, const std::string& pointer) const;

@@ -8,7 +8,8 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <set>
+#include <unordered_map>
+#include <vector>
 #include <sstream>
 
 namespace kiln {
@@ -146,123 +147,303 @@ nlohmann::json type_plain_scalar(const std::string& s) {
   return s;
 }
 
-class Converter {
+// Builds the JSON and the source map straight from the parser's events, in one pass
+// (yaml-cpp's Node tree is never built). Anchored values are kept so that an alias can
+// be copied; the alias's expanded size is known before it is copied, so an alias bomb is
+// refused in milliseconds. A structural error stops the parse (by throwing Stop); a
+// duplicate key is reported and the parse goes on, so that all of them are listed.
+class Converter : public YAML::EventHandler {
  public:
-  Converter(const std::string& path, SourceMap& map, Diagnostics& diagnostics, const LoadLimits& limits,
-            std::string_view text)
-      : path_(path), map_(map), diagnostics_(diagnostics), limits_(limits), text_(text) {}
+  struct Stop {};
 
-  bool failed() const { return failed_; }
+  Converter(const std::string& path, Diagnostics& diagnostics, const LoadLimits& limits, std::string_view text)
+      : path_(path), diagnostics_(diagnostics), limits_(limits), text_(text) {}
 
-  nlohmann::json convert(const YAML::Node& node, const std::string& pointer, int depth, const YAML::Mark* key_mark) {
-    if (failed_) return nullptr;
-    if (++nodes_ > limits_.max_nodes) {
-      error(node.Mark(), "the document is too large: more than " + std::to_string(limits_.max_nodes) +
-                             " values after expanding aliases",
-            "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly");
-      return nullptr;
-    }
-    if (depth > limits_.max_depth) {
-      error(node.Mark(), "the document nests deeper than " + std::to_string(limits_.max_depth) + " levels",
-            "component documents need only a few levels of nesting");
-      return nullptr;
-    }
-    SourceEntry entry;
-    YAML::Mark mark = node.Mark();
-    // yaml-cpp gives a null value the mark of the next token, so use its key's mark.
-    if ((node.IsNull() || mark.line < 0) && key_mark) mark = *key_mark;
-    entry.line = mark.line + 1;
-    entry.column = mark.column + 1;
-    if (key_mark) {
-      entry.key_line = key_mark->line + 1;
-      entry.key_column = key_mark->column + 1;
-    }
-    nlohmann::json result;
-    switch (node.Type()) {
-      case YAML::NodeType::Null:
-        entry.plain_scalar = true;
-        result = nullptr;
-        break;
-      case YAML::NodeType::Scalar:
-        if (node.Tag() == "!" || (!node.Tag().empty() && node.Tag() != "?")) {
-          result = node.Scalar();  // quoted (or explicitly tagged): always a string
-          if (!quote_closed(mark)) {
-            error(mark, "YAML syntax error: a quoted value is never closed", "close the quote, or escape the quotes inside the value");
-            return nullptr;
-          }
-          if (!check_escapes(node.Scalar(), mark)) return nullptr;
-        } else {
-          entry.plain_scalar = true;
-          entry.raw = node.Scalar();
-          result = type_plain_scalar(node.Scalar());
-        }
-        break;
-      case YAML::NodeType::Sequence: {
-        result = nlohmann::json::array();
-        size_t index = 0;
-        for (const auto& item : node) {
-          result.push_back(convert(item, pointer_append(pointer, index), depth + 1, nullptr));
-          ++index;
-        }
-        break;
-      }
-      case YAML::NodeType::Map: {
-        result = nlohmann::json::object();
-        std::map<std::string, int> first_line;
-        for (const auto& item : node) {
-          const YAML::Node& key = item.first;
-          YAML::Mark km = key.Mark();
-          if (!key.IsScalar()) {
-            if (key.IsMap())
-              error(km, "a value starting with '{{' was read as a YAML mapping",
-                    "quote values that start with {{, e.g. '{{ MyParameter }}'");
-            else
-              error(km, "a map key must be a plain string", "write the key as text");
-            return nullptr;
-          }
-          const std::string& name = key.Scalar();
-          if (!check_escapes(name, km)) return nullptr;
-          auto [it, inserted] = first_line.emplace(name, km.line + 1);
-          if (!inserted) {
-            error(km, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
-                  "remove one of the two, or rename it");
-            continue;
-          }
-          result[name] = convert(item.second, pointer_append(pointer, name), depth + 1, &km);
-        }
-        break;
-      }
-      case YAML::NodeType::Undefined:
-        result = nullptr;
-        break;
-    }
-    map_.set(pointer, std::move(entry));
-    return result;
+  bool duplicate() const { return duplicate_; }
+  bool started() const { return started_; }
+
+  // The finished document; the source entries go into `map`.
+  nlohmann::json take(SourceMap& map) {
+    map.reserve(entries_.size());
+    for (auto& [pointer, entry] : entries_) map.set(std::move(pointer), std::move(entry));
+    entries_.clear();
+    return std::move(root_);
   }
 
+  void OnDocumentStart(const YAML::Mark&) override { started_ = true; }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (expecting_key()) error(mark, "a map key must be a plain string", "write the key as text");
+    Node node = start_node(mark);
+    node.entry.plain_scalar = true;
+    finish_node(std::move(node), nullptr, anchor);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (expecting_key()) {
+      take_key(mark, value);
+      if (anchor) remember_key_anchor(anchor, value);
+      return;
+    }
+    Node node = start_node(mark);
+    add_bytes(value.size(), mark);
+    nlohmann::json result;
+    if (tag == "!" || (!tag.empty() && tag != "?")) {
+      // quoted (or explicitly tagged): always a string
+      if (!quote_closed(mark)) {
+        error(mark, "YAML syntax error: a quoted value is never closed",
+              "close the quote, or escape the quotes inside the value");
+      }
+      check_escapes(value, mark);
+      result = value;
+    } else {
+      node.entry.plain_scalar = true;
+      node.entry.raw = value;
+      result = type_plain_scalar(value);
+    }
+    finish_node(std::move(node), std::move(result), anchor);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {
+      error(mark, "this alias refers to the value that contains it",
+            "a YAML alias (*name) can only repeat a value that is complete before it");
+    }
+    const Anchor& target = it->second;
+    if (expecting_key()) {
+      if (target.key_text) take_key(mark, *target.key_text);
+      else if (target.value.is_string()) take_key(mark, target.value.get<std::string>());
+      else if (target.entry.plain_scalar && !target.value.is_null()) take_key(mark, target.entry.raw);
+      else error(mark, "a map key must be a plain string", "write the key as text");
+      return;
+    }
+    Node node = start_node(mark);
+    // The copy adds the anchored value's size (start_node counted one value already).
+    nodes_ += target.nodes - 1;
+    bytes_ += target.bytes;
+    check_expansion(mark);
+    // The alias's entries are the anchored value's, under this alias's pointer; the
+    // value keeps its mark, as an alias is the same value written elsewhere.
+    if (!discarding()) {
+      entries_.reserve(entries_.size() + (target.entries_end - target.entries_begin) + 1);  // no reallocation below
+      for (size_t i = target.entries_begin; i < target.entries_end; ++i) {
+        const auto& [pointer, entry] = entries_[i];
+        entries_.emplace_back(node.pointer + pointer.substr(target.pointer.size()), entry);
+      }
+    }
+    node.entry = target.entry;
+    node.entry.key_line = node.key_line;
+    node.entry.key_column = node.key_column;
+    if (target.value.is_null() && node.key_line > 0) {
+      node.entry.line = node.key_line;
+      node.entry.column = node.key_column;
+    }
+    node.entries_begin = entries_.size();  // nothing more to remember for an anchor on an alias
+    node.copied = true;
+    finish_node(std::move(node), nlohmann::json(target.value), 0);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    if (expecting_key()) error(mark, "a map key must be a plain string", "write the key as text");
+    open(start_node(mark), nlohmann::json::array(), false, anchor);
+  }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    if (expecting_key()) {
+      error(mark, "a value starting with '{{' was read as a YAML mapping",
+            "quote values that start with {{, e.g. '{{ MyParameter }}'");
+    }
+    open(start_node(mark), nlohmann::json::object(), true, anchor);
+  }
+
+  void OnSequenceEnd() override { close(); }
+  void OnMapEnd() override { close(); }
+
  private:
+  // A value being read: where it goes and what is known of it so far.
+  struct Node {
+    std::string pointer;
+    int depth = 0;
+    int key_line = 0, key_column = 0;  // of the key holding it, 0 in a list or at the root
+    SourceEntry entry;
+    size_t entries_begin = 0;  // its own entries (and its children's) start here
+    size_t nodes_before = 0, bytes_before = 0;
+    bool copied = false;  // an alias: its size was added already
+  };
+  // An open map or list.
+  struct Frame {
+    Node node;
+    nlohmann::json value;
+    bool is_map = false;
+    YAML::anchor_t anchor = 0;
+    bool discard = false;  // the value of a duplicate key: read, then dropped
+    bool have_key = false;
+    std::string key;
+    YAML::Mark key_mark;
+    size_t index = 0;                     // next list index
+    std::map<std::string, int> key_lines;  // first line of each key, for duplicates
+  };
+  struct Anchor {
+    nlohmann::json value;
+    std::string pointer;
+    SourceEntry entry;
+    size_t entries_begin = 0, entries_end = 0;
+    size_t nodes = 0, bytes = 0;
+    std::optional<std::string> key_text;  // an anchored map key
+  };
+
+  bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().have_key; }
+  bool discarding() const { return !stack_.empty() && stack_.back().discard; }
+
+  void take_key(const YAML::Mark& mark, const std::string& name) {
+    Frame& frame = stack_.back();
+    check_escapes(name, mark);
+    add_bytes(name.size(), mark);
+    frame.have_key = true;
+    frame.key_mark = mark;
+    frame.key = name;
+    auto [it, inserted] = frame.key_lines.emplace(name, mark.line + 1);
+    if (!inserted) {
+      error(mark, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
+            "remove one of the two, or rename it");
+      frame.key.clear();
+      pending_discard_ = true;
+    }
+  }
+
+  void remember_key_anchor(YAML::anchor_t anchor, const std::string& name) {
+    Anchor& a = anchors_[anchor];
+    a.value = name;
+    a.key_text = name;
+    a.nodes = 1;
+    a.bytes = name.size();
+  }
+
+  // Counts a value that starts at `mark`, checks the limits and works out its pointer.
+  Node start_node(const YAML::Mark& mark) {
+    Node node;
+    if (!stack_.empty()) {
+      const Frame& parent = stack_.back();
+      node.depth = parent.node.depth + 1;
+      if (parent.is_map) {
+        node.pointer = pointer_append(parent.node.pointer, parent.key);
+        node.key_line = parent.key_mark.line + 1;
+        node.key_column = parent.key_mark.column + 1;
+      } else {
+        node.pointer = pointer_append(parent.node.pointer, parent.index);
+      }
+    }
+    if (++nodes_ > limits_.max_nodes) check_expansion(mark);
+    if (node.depth > limits_.max_depth) {
+      error(mark, "the document nests deeper than " + std::to_string(limits_.max_depth) + " levels",
+            "component documents need only a few levels of nesting");
+    }
+    node.entry.line = mark.line + 1;
+    node.entry.column = mark.column + 1;
+    node.entry.key_line = node.key_line;
+    node.entry.key_column = node.key_column;
+    node.entries_begin = entries_.size();
+    node.nodes_before = nodes_ - 1;
+    node.bytes_before = bytes_;
+    return node;
+  }
+
+  void open(Node node, nlohmann::json value, bool is_map, YAML::anchor_t anchor) {
+    bool discard = discarding() || pending_discard_;
+    pending_discard_ = false;
+    Frame frame;
+    frame.node = std::move(node);
+    frame.value = std::move(value);
+    frame.is_map = is_map;
+    frame.anchor = anchor;
+    frame.discard = discard;
+    stack_.push_back(std::move(frame));
+  }
+
+  void close() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    pending_discard_ = frame.discard && !discarding();
+    finish_node(std::move(frame.node), std::move(frame.value), frame.anchor);
+  }
+
+  // Puts a finished value in its place: its parent, or the root.
+  void finish_node(Node node, nlohmann::json value, YAML::anchor_t anchor) {
+    bool discard = discarding() || pending_discard_;
+    pending_discard_ = false;
+    // yaml-cpp gives a null value the mark of the next token, so use its key's mark.
+    if (value.is_null() && node.key_line > 0 && !node.copied) {
+      node.entry.line = node.key_line;
+      node.entry.column = node.key_column;
+    }
+    if (!discard) entries_.emplace_back(node.pointer, node.entry);
+    if (anchor) {
+      Anchor& a = anchors_[anchor];
+      a.value = value;
+      a.pointer = node.pointer;
+      a.entry = node.entry;
+      a.entries_begin = node.entries_begin;
+      a.entries_end = entries_.size();
+      a.nodes = nodes_ - node.nodes_before;
+      a.bytes = bytes_ - node.bytes_before;
+      a.key_text.reset();
+    }
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.is_map) {
+      if (!discard) parent.value[parent.key] = std::move(value);
+      parent.have_key = false;
+    } else {
+      if (!discard) parent.value.push_back(std::move(value));
+      ++parent.index;
+    }
+  }
+
+  void add_bytes(size_t n, const YAML::Mark& mark) {
+    bytes_ += n;
+    if (bytes_ > limits_.max_expanded_bytes) check_expansion(mark);
+  }
+
+  void check_expansion(const YAML::Mark& mark) {
+    if (nodes_ > limits_.max_nodes) {
+      error(mark, "the document is too large: more than " + std::to_string(limits_.max_nodes) +
+                      " values after expanding aliases",
+            "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly");
+    }
+    if (bytes_ > limits_.max_expanded_bytes) {
+      error(mark, "the document is too large: more than " + std::to_string(limits_.max_expanded_bytes) +
+                      " bytes of text after expanding aliases",
+            "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly");
+    }
+  }
+
   // The text was checked before parsing, but double-quoted escapes can still make a NUL
   // ("\0", "\x00") or a code point that is not valid Unicode ("\U00110000").
-  bool check_escapes(const std::string& value, const YAML::Mark& mark) {
+  void check_escapes(const std::string& value, const YAML::Mark& mark) {
     if (value.find('\0') != std::string::npos) {
       error(mark, "a quoted value holds a NUL character (an escape such as \\0 or \\x00)",
             "component documents are text; remove the NUL");
-      return false;
     }
     if (!valid_utf8(value)) {
       error(mark, "a quoted value holds an escape that is not a valid Unicode character",
             "\\u and \\U escapes must name a code point up to U+10FFFF, not a surrogate");
-      return false;
     }
-    return true;
   }
 
   // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the text (it swallows
   // the rest of the file), so look for the closing quote ourselves.
-  bool quote_closed(const YAML::Mark& mark) {
+  bool quote_closed(const YAML::Mark& mark) const {
     if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return true;
     char quote = text_[static_cast<size_t>(mark.pos)];
-    if ((quote != '"' && quote != '\'') || !quotes_checked_.insert(mark.pos).second) return true;
+    if (quote != '"' && quote != '\'') return true;
     for (size_t i = static_cast<size_t>(mark.pos) + 1; i < text_.size(); ++i) {
       if (quote == '"' && text_[i] == '\\') ++i;
       else if (text_[i] == quote && quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') ++i;
@@ -271,65 +452,36 @@ class Converter {
     return false;
   }
 
+  // Duplicate keys are reported all together; anything else stops the load.
   void error(const YAML::Mark& mark, std::string message, std::string hint) {
-    // Duplicate keys are reported all together; structural limits stop the load.
+    bool is_duplicate = message.rfind("duplicate key", 0) == 0;
     diagnostics_.push_back({Severity::Error, {path_, mark.line + 1, mark.column + 1}, std::move(message),
                             std::move(hint)});
-    if (diagnostics_.back().message.rfind("duplicate key", 0) != 0) failed_ = true;
-    else duplicate_ = true;
+    if (!is_duplicate) throw Stop{};
+    duplicate_ = true;
   }
 
- public:
-  bool duplicate() const { return duplicate_; }
-
- private:
   const std::string& path_;
-  SourceMap& map_;
   Diagnostics& diagnostics_;
   const LoadLimits& limits_;
   std::string_view text_;
-  std::set<int> quotes_checked_;  // aliases repeat scalars: scan each quote once
-  size_t nodes_ = 0;
-  bool failed_ = false;
+  std::vector<Frame> stack_;
+  std::vector<std::pair<std::string, SourceEntry>> entries_;
+  std::unordered_map<YAML::anchor_t, Anchor> anchors_;
+  nlohmann::json root_;
+  size_t nodes_ = 0, bytes_ = 0;
+  bool pending_discard_ = false;  // the next value belongs to a duplicate key
   bool duplicate_ = false;
+  bool started_ = false;
 };
 
-// Aliases repeat an anchored node without copying it, so counting the expanded size is
-// cheap while converting it is not: count first (up to the limits) so that an alias bomb
-// is refused in milliseconds. Values and text are both counted: a few aliases of one long
-// string multiply bytes, not values. Past max_depth the converter reports the nesting.
-struct Expansion {
-  size_t nodes = 0;
-  size_t bytes = 0;  // of scalars and keys
-  YAML::Mark where;  // where a limit was passed
-  bool over(const LoadLimits& limits) const { return nodes > limits.max_nodes || bytes > limits.max_expanded_bytes; }
-};
-
-void count_nodes(const YAML::Node& node, int depth, const LoadLimits& limits, Expansion& expansion) {
-  if (expansion.over(limits) || depth > limits.max_depth) return;
-  ++expansion.nodes;
-  if (node.IsScalar()) expansion.bytes += node.Scalar().size();
-  if (expansion.over(limits)) {
-    expansion.where = node.Mark();
-    return;
-  }
-  if (node.IsMap()) {
-    for (const auto& item : node) {
-      if (item.first.IsScalar()) expansion.bytes += item.first.Scalar().size();
-      count_nodes(item.second, depth + 1, limits, expansion);
-    }
-  } else if (node.IsSequence()) {
-    for (const auto& item : node) count_nodes(item, depth + 1, limits, expansion);
-  }
-}
-
-// Counts documents (and where the second starts) without building nodes.
+// Counts documents (and where the next one starts) without building anything.
 class DocumentCounter : public YAML::EventHandler {
  public:
   int documents = 0;
-  YAML::Mark second_start;
+  YAML::Mark start;
   void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++documents == 2) second_start = mark;
+    if (++documents == 1) start = mark;
   }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
@@ -446,19 +598,20 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
   std::string_view body = out.text;
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // a UTF-8 BOM is harmless
   if (!check_stray_directives(path, body, diagnostics)) return false;
-  YAML::Node node;
+  // One pass: the first document is converted from the parser's events, then the
+  // parser is asked for one more document (never more: yaml-cpp 0.7 makes an empty
+  // document of a ',' outside [ ] or { } at the top level without consuming it, so
+  // looping until the end never ends; found by fuzzing).
+  Diagnostics found;  // the first document's, kept back if a syntax error comes later
+  Converter converter(path, found, limits, body);
   try {
-    // Count the documents first, two at most. YAML::LoadAll never ends on a ',' outside
-    // [ ] or { } at the top level (yaml-cpp 0.7 makes an empty document of it without
-    // consuming it, forever, and memory grows without bound): found by fuzzing.
     std::string text_copy(body);
     std::istringstream stream(text_copy);
     YAML::Parser parser(stream);
-    DocumentCounter counter;
-    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
-    }
-    if (counter.documents > 1) {
-      const YAML::Mark& second = counter.second_start;
+    parser.HandleNextDocument(converter);
+    DocumentCounter next;
+    if (parser.HandleNextDocument(next)) {
+      const YAML::Mark& second = next.start;
       int line = second.line >= 0 ? second.line + 1 : 1, column = second.line >= 0 ? second.column + 1 : 1;
       bool comma = second.pos >= 0 && static_cast<size_t>(second.pos) < body.size() && body[static_cast<size_t>(second.pos)] == ',';
       if (comma)
@@ -471,7 +624,9 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
                                "put one component document per file"});
       return false;
     }
-    node = YAML::Load(text_copy);
+  } catch (const Converter::Stop&) {
+    diagnostics.insert(diagnostics.end(), found.begin(), found.end());
+    return false;
   } catch (const YAML::Exception& e) {
     if (e.msg == YAML::ErrorMsg::EOF_IN_SCALAR) {
       // yaml-cpp points at the end of the file; the quote left open is more useful.
@@ -491,26 +646,10 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
     diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), ""});
     return false;
   }
-  Expansion expansion;
-  count_nodes(node, 0, limits, expansion);
-  if (expansion.over(limits)) {
-    diagnostics.push_back({Severity::Error, {path, expansion.where.line + 1, expansion.where.column + 1},
-                           expansion.nodes > limits.max_nodes
-                               ? "the document is too large: more than " + std::to_string(limits.max_nodes) +
-                                     " values after expanding aliases"
-                               : "the document is too large: more than " + std::to_string(limits.max_expanded_bytes) +
-                                     " bytes of text after expanding aliases",
-                           "YAML aliases (*name) that repeat large anchors multiply the document; write it out plainly"});
-    return false;
-  }
-  Converter converter(path, out.source_map, diagnostics, limits, body);
-  try {
-    out.root = converter.convert(node, "", 0, nullptr);
-  } catch (const std::exception& e) {
-    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot read the document: ") + e.what(), ""});
-    return false;
-  }
-  return !converter.failed() && !converter.duplicate();
+  diagnostics.insert(diagnostics.end(), found.begin(), found.end());
+  out.root = converter.take(out.source_map);
+  if (!converter.started()) out.source_map.set("", SourceEntry{});  // an empty file: no document at all
+  return !converter.duplicate();
 }
 
 bool load_yaml_file(const std::string& path, LoadedDocument& out, Diagnostics& diagnostics,

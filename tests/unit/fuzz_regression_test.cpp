@@ -10,6 +10,7 @@
 #include "agent/document/diagnostic_format.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/engine/condition.h"
 
 namespace kiln {
 namespace {
@@ -69,6 +70,27 @@ TEST_CASE("fuzz regression: a top-level ',' does not hang the loader") {
 }
 
 // Sanitizer build (UBSan): (end - start) / updateBy overflowed int64.
+// fuzz_expression, 60 s run: the target's own invariant ("a checked condition evaluates
+// without error") was wrong for patterns holding {{ }}: the checker leaves them to run
+// time, and what they resolve to may not be a valid RE2 pattern. Evaluating one must give
+// an error that names the pattern, never a crash or a silent false.
+TEST_CASE("fuzz regression: a patternMatches pattern holding an expression is checked when it is resolved") {
+  const auto found_by_fuzzer = nlohmann::json::parse(
+      R"({"patternMatches":"^e@rDqu55555555555555555{{5555555555555555555555555555[555als\/.*$",)"
+      R"("value":"{` build.RgmoveT)railingSlash.rutput.ocontext:.*"})");
+  CHECK(check_condition(found_by_fuzzer, true).empty());
+  ConditionOutcome outcome = evaluate_condition(found_by_fuzzer);
+  CHECK_FALSE(outcome.value);
+  CHECK(outcome.error.find("patternMatches: invalid pattern") == 0);
+  CHECK(outcome.error.find("555[555") != std::string::npos);
+
+  // The same pattern without the expression is refused when the document is checked.
+  auto plain = nlohmann::json::parse(R"({"patternMatches":"a[b","value":"x"})");
+  auto problems = check_condition(plain, true);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("invalid regular expression") == 0);
+}
+
 TEST_CASE("sanitizer regression: a for loop over the whole int64 range") {
   Result r = load_and_validate(one_step(
       "        loop:\n          for:\n            start: -9223372036854775808\n            end: 9223372036854775807\n"
