@@ -33,7 +33,10 @@ struct ChildDocumentResult {
 struct ActionContext {
   std::string action;                  // the action's name
   nlohmann::json inputs;               // resolved, defaults filled: one map, or a list of maps
-  std::string work_directory;          // a fresh folder for this attempt (scripts go here)
+  std::string work_directory;          // this attempt's own folder (scripts go here); made on demand:
+  // an action that writes there calls create_work_directory() first ("" or why it failed).
+  // Most actions write nothing there, and a folder per step is a visible cost of a short step.
+  std::function<std::string()> create_work_directory = [] { return std::string(); };
   std::chrono::milliseconds timeout{-1};  // what is left of the step's budget; negative: none
   const std::atomic<bool>* cancel = nullptr;
   // A line (or chunk of lines) of the step's own output: console.log and the terminal.

@@ -31,6 +31,10 @@ ActionResult run_execute_bash(ActionContext& context) {
   ActionResult failed;
   // The script is kept in the step's folder for debugging. One holding a secret value is
   // kept there masked, and the real one runs from a private folder removed afterwards.
+  if (std::string error = context.create_work_directory(); !error.empty()) {
+    failed.failure_message = error;
+    return failed;
+  }
   std::string kept = context.work_directory + "/input.sh";
   bool secret = context.secrets && context.secrets->contains_secret(script);
   if (!write_script(kept, secret ? context.secrets->mask(script) : script, failed.failure_message)) return failed;

@@ -172,7 +172,8 @@ std::string update_with_apt(CommandRunner& runner, ActionContext& context, const
                          {"-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"});
   if (!exclude.empty()) {
     std::string preferences = context.work_directory + "/apt-preferences";
-    error = write_file(preferences, apt_preferences(exclude));
+    error = context.create_work_directory();
+    if (error.empty()) error = write_file(preferences, apt_preferences(exclude));
     if (!error.empty()) return error;
     command = concat(command, {"-o", "Dir::Etc::Preferences=" + preferences});
   }

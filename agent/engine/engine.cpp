@@ -36,6 +36,15 @@ bool phase_selected(const std::vector<std::string>& phases, const std::string& n
 
 // Step outputs are JSON strings, which must be UTF-8: a byte that does not belong to a
 // valid sequence (a binary or Latin-1 output) becomes U+FFFD, as JSON encoders do.
+// Whether any string in `value` holds "{{".
+bool holds_expression(const nlohmann::json& value) {
+  if (value.is_string()) return value.get_ref<const std::string&>().find("{{") != std::string::npos;
+  if (value.is_array() || value.is_object())
+    for (const auto& item : value)
+      if (holds_expression(item)) return true;
+  return false;
+}
+
 void make_valid_utf8(std::string& text) {
   size_t i = 0;
   while (i < text.size()) {
@@ -253,20 +262,23 @@ class Execution {
   }
 
   static nlohmann::json base_record(const StepSpec& step) {
-    return {{"name", step.name},
-            {"action", step.action},
-            {"status", "notRun"},
-            {"failureMessage", ""},
-            {"timeoutSeconds", step.timeout_seconds},
-            {"onFailure", step.on_failure},
-            {"maxAttempts", step.max_attempts},
-            {"attempts", 0},
-            {"startTime", ""},
-            {"endTime", ""},
-            {"inputs", "[]"},
-            {"outputs", "[]"},
-            {"loop", nullptr},
-            {"detailedOutput", nullptr}};
+    // Assigned one by one: an initializer list builds a temporary array per pair.
+    nlohmann::json r = nlohmann::json::object();
+    r["name"] = step.name;
+    r["action"] = step.action;
+    r["status"] = "notRun";
+    r["failureMessage"] = "";
+    r["timeoutSeconds"] = step.timeout_seconds;
+    r["onFailure"] = step.on_failure;
+    r["maxAttempts"] = step.max_attempts;
+    r["attempts"] = 0;
+    r["startTime"] = "";
+    r["endTime"] = "";
+    r["inputs"] = "[]";
+    r["outputs"] = "[]";
+    r["loop"] = nullptr;
+    r["detailedOutput"] = nullptr;
+    return r;
   }
 
   // The context: values of a step. Facts about the host are read once per run; date,
@@ -347,7 +359,11 @@ class Execution {
     log_.console("Info", "", "Phase " + phase + ", step " + step.name + " (" + step.action + ")");
     progress("\033[1m▶\033[0m " + label + " (" + step.action + ")\n");
     auto started = Clock::now();
-    std::map<std::string, std::string> context = context_for(run, phase, step.name);
+    // The context map (a fresh uuid and time for each step) is made only for a step
+    // that can refer to it.
+    std::map<std::string, std::string> context;
+    if (step.loop || holds_expression(step.inputs) || (step.has_if && holds_expression(step.if_condition)))
+      context = context_for(run, phase, step.name);
     ResolveScope scope{&run.variables, &run.traces, &context, std::nullopt};
 
     std::string status, failure;
@@ -652,12 +668,12 @@ class Execution {
     context.work_directory = log_.folder() + "/steps/" + std::to_string(++step_serial_) + "-" + sanitize(phase) + "-" +
                              sanitize(step.name) + "-a" + std::to_string(attempt) +
                              (step.loop ? "-i" + std::to_string(iteration) : "");
-    ::mkdir((log_.folder() + "/steps").c_str(), 0700);
-    if (::mkdir(context.work_directory.c_str(), 0700) != 0 && errno != EEXIST) {
-      ActionResult failed;
-      failed.failure_message = "cannot create " + context.work_directory + ": " + std::strerror(errno);
-      return failed;
-    }
+    context.create_work_directory = [this, folder = context.work_directory] {
+      ::mkdir((log_.folder() + "/steps").c_str(), 0700);
+      if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST)
+        return "cannot create " + folder + ": " + std::strerror(errno);
+      return std::string();
+    };
     last_stderr_.clear();
     context.output = [this](sys::OutputStream stream, std::string_view chunk) {
       bool is_err = stream == sys::OutputStream::Stderr;
@@ -847,7 +863,7 @@ void refuse_expressions(const nlohmann::json& value, const Document& doc, const 
     for (const auto& [k, v] : value.items()) refuse_expressions(v, doc, pointer_append(pointer, k), out);
     return;
   }
-  if (!value.is_string()) return;
+  if (!value.is_string() || value.get_ref<const std::string&>().find("{{") == std::string::npos) return;
   for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
     if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
       out.push_back(

@@ -19,15 +19,33 @@ namespace {
 std::string format_time(const char* format, bool millis) {
   auto now = std::chrono::system_clock::now();
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, format, &tm);
-  std::string out = buffer;
+  // Every log line and record has a timestamp: the text of the current second is kept
+  // per format (formats are literals, so their address names them).
+  struct Formatted {
+    const char* format = nullptr;
+    std::time_t seconds = -1;
+    std::string text;
+  };
+  static thread_local Formatted cache[4];
+  Formatted* slot = nullptr;
+  for (auto& c : cache)
+    if (c.format == format || c.format == nullptr) {
+      slot = &c;
+      break;
+    }
+  if (!slot) slot = &cache[0];
+  if (slot->format != format || slot->seconds != seconds) {
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buffer[64];
+    std::strftime(buffer, sizeof buffer, format, &tm);
+    *slot = {format, seconds, buffer};
+  }
+  std::string out = slot->text;
   if (millis) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+    char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10), 0};
     out += frac;
   }
   return out;
@@ -159,10 +177,17 @@ void RunLog::application(std::string_view level, const std::string& raw_text) {
 
 void RunLog::event(const nlohmann::json& event) {
   if (!events_) return;
-  nlohmann::json line = masker_.mask_json(event);
-  line["time"] = utc_timestamp_millis();
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fprintf(events_, "%s\n", text.c_str());
+  // The time goes last: the event is dumped as it is (no copy unless a secret is masked).
+  nlohmann::json masked;
+  const nlohmann::json& shown = masker_.empty() ? event : (masked = masker_.mask_json(event));
+  std::string text = shown.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() >= 2 && text.back() == '}') {
+    text.pop_back();
+    text += ",\"time\":\"" + utc_timestamp_millis() + "\"}\n";
+  } else {
+    text += '\n';
+  }
+  std::fwrite(text.data(), 1, text.size(), events_);
   if (std::fflush(events_) != 0 || std::ferror(events_)) note_write_failure("events.jsonl");
 }
 
