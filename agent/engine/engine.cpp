@@ -88,8 +88,9 @@ struct StatusTally {
 };
 
 // Default values from the schema, string booleans/integers from resolved expressions,
-// then the schema check: inputs are right before run() sees them.
-std::string prepare_inputs(const ActionSchema& action, bool has_inputs, nlohmann::json& inputs) {
+// then the schema check: inputs are right before run() sees them. Inputs without
+// expressions were checked with the document and are not checked again.
+std::string prepare_inputs(const ActionSchema& action, bool has_inputs, bool resolved, nlohmann::json& inputs) {
   if (action.condition_inputs) return {};
   if (!has_inputs) inputs = action.list_inputs ? nlohmann::json::array() : nlohmann::json::object();
   const nlohmann::json& item_schema = action.item_schema();
@@ -121,6 +122,7 @@ std::string prepare_inputs(const ActionSchema& action, bool has_inputs, nlohmann
     for (auto& item : inputs) prepare_item(item);
   else
     prepare_item(inputs);
+  if (!resolved) return {};
   auto violations = action.compiled().validate(inputs);
   if (violations.empty()) return {};
   std::string message = "inputs of " + action.name + " are invalid after resolving expressions:";
@@ -559,6 +561,7 @@ class Execution {
     }
 
     result.success = true;
+    const bool inputs_have_expressions = holds_expression(step.inputs);
     for (size_t i = 0; i < frames.size(); ++i) {
       // Iterations finished before a reboot are not run again; their results stand.
       if (done_iterations && i < done_iterations->size() &&
@@ -573,7 +576,7 @@ class Execution {
       if (step.loop) scope.loop = frames[i];
       nlohmann::json inputs = step.inputs;
       std::string error = resolve_json(inputs, scope);
-      if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, inputs);
+      if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, inputs_have_expressions, inputs);
       ActionResult action_result;
       if (!error.empty()) {
         action_result.failure_message = error;
