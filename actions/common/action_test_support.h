@@ -30,10 +30,8 @@ inline KilnRun run_step(const TempDir& dir, const std::string& action, const nlo
   return kiln::e2e::run_yaml(dir, one_step_document(action, inputs), {}, "doc-" + n + ".yml", "logs-" + n);
 }
 
-inline std::string failure_of(const KilnRun& run) {
-  nlohmann::json step = run.step("Step");
-  return step.is_object() ? step.value("failureMessage", "") : "<no step>";
-}
+// The failure message of the one step, named "Step".
+inline std::string failure_of(const KilnRun& run) { return kiln::e2e::failure_of(run, "Step"); }
 
 inline bool succeeded(const KilnRun& run) { return run.exit_code() == 0 && run.status("Step") == "success"; }
 

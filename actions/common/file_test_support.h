@@ -29,20 +29,10 @@ inline e2e::KilnRun run_steps(const test::TempDir& dir, const json& steps, const
   json document = {{"name", "file actions test"},
                    {"schemaVersion", 1.0},
                    {"phases", json::array({{{"name", "build"}, {"steps", steps}}})}};
-  e2e::KilnRun run;
-  std::string path = dir.write(tag + ".yml", document.dump(2));
-  run.log_directory = dir.file(tag + "-logs");
-  run.result = test::run_kiln({"run", "--documents", path, "--log-directory", run.log_directory}, working_directory);
-  run.folder = test::find_log_folder(run.log_directory);
-  if (!run.folder.empty()) run.detailed = test::read_detailed_output(run.log_directory);
-  run.summary = run.result.summary();
-  return run;
+  return e2e::run_yaml(dir, document.dump(2), {}, tag + ".yml", tag + "-logs", working_directory);
 }
 
-inline std::string failure_of(const e2e::KilnRun& run, const std::string& step_name) {
-  json s = run.step(step_name);
-  return s.is_object() ? s.value("failureMessage", "") : "<no step " + step_name + ">";
-}
+using e2e::failure_of;
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

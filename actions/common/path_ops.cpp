@@ -467,19 +467,30 @@ std::string copy_file(const std::string& from, const std::string& to, bool overw
   return install_file_copy(in.get(), st, from, to, overwrite, false);
 }
 
+// The start CopyFolder and MoveFolder share: a folder cannot go inside itself; the target
+// is checked, its parents made, and an empty staging folder made beside it. `same` is
+// set (and nothing made) when source and target are one folder: nothing to do.
+static std::string prepare_folder_target(const std::string& from, const std::string& to, bool overwrite, const char* verb,
+                                         std::string& staging, bool& same) {
+  Nesting where = nesting(from, to);
+  same = where == Nesting::Same;
+  if (same) return {};
+  if (where == Nesting::Inside) return std::string("cannot ") + verb + " " + from + " into itself (" + to + ")";
+  bool exists = false;
+  std::string error = check_target(to, true, overwrite, exists);
+  if (error.empty()) error = create_parents(to);
+  if (error.empty()) error = make_temp_folder(to, staging);
+  return error;
+}
+
 std::string copy_folder(const std::string& from, const std::string& to, bool overwrite, const Interrupt& interrupt) {
   struct stat st;
   if (::stat(from.c_str(), &st) != 0) return errno == ENOENT ? from + " does not exist" : failure("inspect", from, errno);
   if (!S_ISDIR(st.st_mode)) return from + " is not a folder (CopyFile copies files)";
-  Nesting where = nesting(from, to);
-  if (where == Nesting::Same) return {};
-  if (where == Nesting::Inside) return "cannot copy " + from + " into itself (" + to + ")";
-  bool exists = false;
-  std::string error = check_target(to, true, overwrite, exists);
-  if (error.empty()) error = create_parents(to);
   std::string staging;
-  if (error.empty()) error = make_temp_folder(to, staging);
-  if (!error.empty()) return error;
+  bool same = false;
+  std::string error = prepare_folder_target(from, to, overwrite, "copy", staging, same);
+  if (!error.empty() || same) return error;
   // The copy is built beside the target and put in place when complete.
   error = copy_tree(from, staging, false, interrupt);
   if (error.empty()) error = apply_folder_metadata(staging, st, false);
@@ -515,15 +526,10 @@ std::string move_folder(const std::string& from, const std::string& to, bool ove
   if (::lstat(from.c_str(), &st) != 0) return errno == ENOENT ? from + " does not exist" : failure("inspect", from, errno);
   if (S_ISLNK(st.st_mode)) return from + " is a symbolic link, not a folder (MoveFile moves links)";
   if (!S_ISDIR(st.st_mode)) return from + " is not a folder (MoveFile moves files)";
-  Nesting where = nesting(from, to);
-  if (where == Nesting::Same) return {};
-  if (where == Nesting::Inside) return "cannot move " + from + " into itself (" + to + ")";
-  bool exists = false;
-  std::string error = check_target(to, true, overwrite, exists);
-  if (error.empty()) error = create_parents(to);
   std::string staging;
-  if (error.empty()) error = make_temp_folder(to, staging);
-  if (!error.empty()) return error;
+  bool same = false;
+  std::string error = prepare_folder_target(from, to, overwrite, "move", staging, same);
+  if (!error.empty() || same) return error;
   // First beside the target (rename onto the empty staging folder), then into place, so
   // replacing an existing folder works the same within and across filesystems.
   bool copied = false;

@@ -47,19 +47,7 @@ std::vector<std::string> schema_types(const nlohmann::json& schema) {
   return types;
 }
 
-bool type_matches(const nlohmann::json& value, std::string_view type) {
-  if (type == "string") return value.is_string();
-  if (type == "integer") return value.is_number_integer();
-  if (type == "number") return value.is_number();
-  if (type == "boolean") return value.is_boolean();
-  if (type == "object") return value.is_object();
-  if (type == "array") return value.is_array();
-  if (type == "null") return value.is_null();
-  return false;
-}
-
-// Calls `visit` with each type the schema names, until it returns true. These run for
-// every value of every document, so they read the schema in place (no copies).
+// Calls `visit` with each type the schema names, until it returns true.
 template <typename Visit>
 bool any_schema_type(const nlohmann::json& schema, Visit visit) {
   auto it = schema.find("type");
@@ -71,17 +59,47 @@ bool any_schema_type(const nlohmann::json& schema, Visit visit) {
   return false;
 }
 
-bool has_types(const nlohmann::json& schema) {
-  return any_schema_type(schema, [](std::string_view) { return true; });
+enum TypeBit : unsigned {
+  kString = 1, kInteger = 2, kNumber = 4, kBoolean = 8, kObject = 16, kArray = 32, kNull = 64
+};
+
+unsigned type_bit(std::string_view type) {
+  if (type == "string") return kString;
+  if (type == "integer") return kInteger;
+  if (type == "number") return kNumber;
+  if (type == "boolean") return kBoolean;
+  if (type == "object") return kObject;
+  if (type == "array") return kArray;
+  if (type == "null") return kNull;
+  return 0;
 }
 
-bool accepts(const nlohmann::json& schema, const nlohmann::json& value) {
-  return !has_types(schema) || any_schema_type(schema, [&](std::string_view t) { return type_matches(value, t); });
+// The types a schema of these type bits would accept the value as.
+unsigned value_bits(const nlohmann::json& value) {
+  if (value.is_string()) return kString;
+  if (value.is_number_integer()) return kInteger | kNumber;
+  if (value.is_number()) return kNumber;
+  if (value.is_boolean()) return kBoolean;
+  if (value.is_object()) return kObject;
+  if (value.is_array()) return kArray;
+  return kNull;
 }
 
-bool accepts_string(const nlohmann::json& schema) {
-  return any_schema_type(schema, [](std::string_view t) { return t == "string"; });
-}
+// One schema node ($ref followed) with the members the walk reads.
+struct SchemaView {
+  const nlohmann::json* schema = nullptr;
+  unsigned types = 0;  // TypeBit of "type"; 0 when it names none
+  const nlohmann::json* one_of = nullptr;
+  const nlohmann::json* any_of = nullptr;
+  const nlohmann::json* enum_values = nullptr;
+  const nlohmann::json* minimum = nullptr;
+  const nlohmann::json* min_items = nullptr;
+  const nlohmann::json* items = nullptr;
+  const nlohmann::json* properties = nullptr;
+  const nlohmann::json* required = nullptr;
+  const nlohmann::json* additional = nullptr;  // additionalProperties: a boolean or a schema
+  bool accepts(const nlohmann::json& value) const { return types == 0 || (types & value_bits(value)) != 0; }
+};
 
 bool has_expression(const nlohmann::json& value) {
   return value.is_string() && value.get_ref<const std::string&>().find("{{") != std::string::npos;
@@ -105,27 +123,28 @@ class Walker {
     // A {{ }} expression may stand for a boolean, enum or pattern value: it is checked
     // again once resolved, just before the action runs.
     if (has_expression(value)) return;
-    const nlohmann::json& schema = resolve(schema_in);
-    for (const char* combinator : {"oneOf", "anyOf"}) {
-      auto it = schema.find(combinator);
-      if (it == schema.end() || !it->is_array()) continue;
+    const SchemaView& view = view_of(schema_in);
+    const nlohmann::json& schema = *view.schema;
+    for (const nlohmann::json* combinator : {view.one_of, view.any_of}) {
+      if (!combinator) continue;
       // Branches without types (e.g. oneOf [{required: [for]}, {required: [forEach]}])
       // choose nothing: walk the schema's own properties, leave the choice to valijson.
-      if (std::none_of(it->begin(), it->end(), [&](const nlohmann::json& b) { return has_types(resolve(b)); }))
+      if (std::none_of(combinator->begin(), combinator->end(),
+                       [&](const nlohmann::json& b) { return view_of(b).types != 0; }))
         continue;
       // Pick the branch whose type fits; its details are left to valijson.
-      for (const auto& branch_in : *it) {
-        const nlohmann::json& branch = resolve(branch_in);
-        if (has_types(branch) && accepts(branch, value)) {
+      for (const auto& branch_in : *combinator) {
+        const SchemaView& branch = view_of(branch_in);
+        if (branch.types != 0 && branch.accepts(value)) {
           walk_without_types(value, branch, pointer);
           return;
         }
       }
-      for (const auto& branch_in : *it)
-        if (accepts_string(resolve(branch_in)) && coerce(value, pointer)) return;
+      for (const auto& branch_in : *combinator)
+        if ((view_of(branch_in).types & kString) && coerce(value, pointer)) return;
       std::vector<std::string> types;
-      for (const auto& branch_in : *it)
-        for (const auto& t : schema_types(resolve(branch_in)))
+      for (const auto& branch_in : *combinator)
+        for (const auto& t : schema_types(*view_of(branch_in).schema))
           if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
       report(pointer, false,
              "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
@@ -133,10 +152,10 @@ class Walker {
              hint_from(schema));
       return;
     }
-    check_required_choice(value, schema, pointer);
-    if (!accepts(schema, value)) {
+    check_required_choice(value, view, pointer);
+    if (!view.accepts(value)) {
       auto types = schema_types(schema);
-      if (accepts_string(schema) && coerce(value, pointer)) {
+      if ((view.types & kString) && coerce(value, pointer)) {
         // now a string: fall through to the string checks (enum)
       } else {
         report(pointer, false, "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
@@ -147,16 +166,40 @@ class Walker {
         return;
       }
     }
-    walk_without_types(value, schema, pointer);
+    walk_without_types(value, view, pointer);
   }
 
  private:
-  const nlohmann::json& resolve(const nlohmann::json& schema) {
-    auto known = resolved_.find(&schema);
-    if (known != resolved_.end()) return *known->second;
-    const nlohmann::json& target = resolve_ref(schema);
-    resolved_.emplace(&schema, &target);
-    return target;
+  // The members the walk reads, looked up once per schema node ($ref followed): every
+  // step of a long document is walked with the same few schema nodes.
+  const SchemaView& view_of(const nlohmann::json& schema_in) {
+    auto known = views_.find(&schema_in);
+    if (known != views_.end()) return known->second;
+    const nlohmann::json& schema = resolve_ref(schema_in);
+    SchemaView view;
+    view.schema = &schema;
+    auto member = [&](const char* key, bool (nlohmann::json::*is)() const noexcept) -> const nlohmann::json* {
+      if (!schema.is_object()) return nullptr;
+      auto it = schema.find(key);
+      return it != schema.end() && ((*it).*is)() ? &*it : nullptr;
+    };
+    view.one_of = member("oneOf", &nlohmann::json::is_array);
+    view.any_of = member("anyOf", &nlohmann::json::is_array);
+    view.enum_values = member("enum", &nlohmann::json::is_array);
+    view.minimum = member("minimum", &nlohmann::json::is_number);
+    view.min_items = member("minItems", &nlohmann::json::is_number_unsigned);
+    view.items = member("items", &nlohmann::json::is_object);
+    view.properties = member("properties", &nlohmann::json::is_object);
+    view.required = member("required", &nlohmann::json::is_array);
+    view.additional = member("additionalProperties", &nlohmann::json::is_primitive);
+    if (!view.additional) view.additional = member("additionalProperties", &nlohmann::json::is_object);
+    if (schema.is_object()) {
+      any_schema_type(schema, [&](std::string_view t) {
+        view.types |= type_bit(t);
+        return false;
+      });
+    }
+    return views_.emplace(&schema_in, view).first->second;
   }
 
   const nlohmann::json& resolve_ref(const nlohmann::json& schema) const {
@@ -174,11 +217,11 @@ class Walker {
   }
 
   // oneOf: [{required: [for]}, {required: [forEach]}]: exactly one of the keys.
-  void check_required_choice(const nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
-    auto it = schema.find("oneOf");
-    if (!value.is_object() || it == schema.end() || !it->is_array() || it->empty()) return;
+  void check_required_choice(const nlohmann::json& value, const SchemaView& view, const std::string& pointer) {
+    const nlohmann::json* one_of = view.one_of;
+    if (!value.is_object() || !one_of || one_of->empty()) return;
     std::vector<std::string> keys;
-    for (const auto& branch : *it) {
+    for (const auto& branch : *one_of) {
       if (!branch.is_object() || branch.size() != 1 || !branch.contains("required") || !branch["required"].is_array() ||
           branch["required"].size() != 1 || !branch["required"][0].is_string())
         return;
@@ -189,7 +232,7 @@ class Walker {
     report(pointer, false,
            "'" + last_token(pointer) + "' needs exactly one of " + join_words(keys, " or ") +
                (present == 0 ? ", found none" : ", found " + std::to_string(present)),
-           hint_from(schema));
+           hint_from(*view.schema));
   }
 
   // A plain scalar that reads as a number but was kept as text: too large for any
@@ -220,12 +263,14 @@ class Walker {
     return {};
   }
 
-  void walk_without_types(nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
-    if (auto it = schema.find("enum"); it != schema.end() && it->is_array() && value.is_string()) {
-      bool found = std::find(it->begin(), it->end(), value) != it->end();
+  void walk_without_types(nlohmann::json& value, const SchemaView& view, const std::string& pointer) {
+    const nlohmann::json& schema = *view.schema;
+    if (view.enum_values && value.is_string()) {
+      const nlohmann::json& values = *view.enum_values;
+      bool found = std::find(values.begin(), values.end(), value) != values.end();
       if (!found) {
         std::vector<std::string> allowed;
-        for (const auto& v : *it) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+        for (const auto& v : values) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
         std::string guess = nearest(value.get<std::string>(), allowed);
         report(pointer, false,
                "'" + last_token(pointer) + "' must be one of " + join_words(allowed, " or ") + ", not '" +
@@ -239,40 +284,39 @@ class Walker {
              "integers are at most " + std::to_string(INT64_MAX));
       return;
     }
-    if (value.is_number() && schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>())
-      report(pointer, false, "'" + last_token(pointer) + "' must be at least " + schema["minimum"].dump(),
+    if (value.is_number() && view.minimum && value.get<double>() < view.minimum->get<double>())
+      report(pointer, false, "'" + last_token(pointer) + "' must be at least " + view.minimum->dump(),
              hint_from(schema));
-    if (value.is_object()) walk_object(value, schema, pointer);
+    if (value.is_object()) walk_object(value, view, pointer);
     if (value.is_array()) {
-      if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>())
+      if (view.min_items && value.size() < view.min_items->get<size_t>())
         report(pointer, false,
-               "'" + last_token(pointer) + "' needs at least " + schema["minItems"].dump() + " item" +
-                   (schema["minItems"].get<size_t>() == 1 ? "" : "s"),
+               "'" + last_token(pointer) + "' needs at least " + view.min_items->dump() + " item" +
+                   (view.min_items->get<size_t>() == 1 ? "" : "s"),
                hint_from(schema));
-      if (auto items = schema.find("items"); items != schema.end() && items->is_object())
-        for (size_t i = 0; i < value.size(); ++i) walk(value[i], *items, pointer_append(pointer, i));
+      if (view.items)
+        for (size_t i = 0; i < value.size(); ++i) walk(value[i], *view.items, pointer_append(pointer, i));
     }
   }
 
-  void walk_object(nlohmann::json& value, const nlohmann::json& schema, const std::string& pointer) {
+  void walk_object(nlohmann::json& value, const SchemaView& view, const std::string& pointer) {
     static const nlohmann::json no_properties = nlohmann::json::object();
-    auto properties_it = schema.find("properties");
-    const nlohmann::json& properties = properties_it != schema.end() ? *properties_it : no_properties;
-    if (auto required = schema.find("required"); required != schema.end())
-      for (const auto& key : *required)
-        if (!value.contains(key.get<std::string>())) {
+    const nlohmann::json& properties = view.properties ? *view.properties : no_properties;
+    if (view.required)
+      for (const auto& key : *view.required)
+        if (key.is_string() && !value.contains(key.get_ref<const std::string&>())) {
           std::string name = key.get<std::string>();
           std::string hint;
-          if (auto p = properties.find(name); p != properties.end()) hint = hint_from(resolve(*p));
+          if (auto p = properties.find(name); p != properties.end()) hint = hint_from(*view_of(*p).schema);
           report(pointer, false, "missing required key '" + name + "'",
                  hint.empty() ? "add '" + name + ":'" : "add '" + name + ":' (" + hint + ")");
         }
-    auto extra = schema.find("additionalProperties");
-    bool closed = extra != schema.end() && extra->is_boolean() && !extra->get<bool>();
+    const nlohmann::json* extra = view.additional;
+    bool closed = extra && extra->is_boolean() && !extra->get<bool>();
     for (auto& [key, child] : value.items()) {
       if (auto p = properties.find(key); p != properties.end()) {
         walk(child, *p, pointer_append(pointer, key));
-      } else if (extra != schema.end() && extra->is_object()) {
+      } else if (extra && extra->is_object()) {
         walk(child, *extra, pointer_append(pointer, key));
       } else if (closed) {
         std::vector<std::string> allowed;
@@ -289,7 +333,7 @@ class Walker {
   const SourceMap& map_;
   std::string base_;
   bool report_;
-  std::unordered_map<const nlohmann::json*, const nlohmann::json*> resolved_;  // $ref targets
+  std::unordered_map<const nlohmann::json*, SchemaView> views_;
 };
 
 bool related(const std::string& a, const std::string& b) {

@@ -19,6 +19,7 @@
 #include "agent/engine/condition.h"
 #include "agent/engine/loop.h"
 #include "agent/engine/resolver.h"
+#include "agent/engine/step_inputs.h"
 #include "agent/report/run_log.h"
 #include "agent/state/run_state.h"
 #include "agent/sys/host.h"
@@ -34,45 +35,6 @@ bool phase_selected(const std::vector<std::string>& phases, const std::string& n
   return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
 }
 
-// Step outputs are JSON strings, which must be UTF-8: a byte that does not belong to a
-// valid sequence (a binary or Latin-1 output) becomes U+FFFD, as JSON encoders do.
-// Whether any string in `value` holds "{{".
-bool holds_expression(const nlohmann::json& value) {
-  if (value.is_string()) return value.get_ref<const std::string&>().find("{{") != std::string::npos;
-  if (value.is_array() || value.is_object())
-    for (const auto& item : value)
-      if (holds_expression(item)) return true;
-  return false;
-}
-
-void make_valid_utf8(std::string& text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = length != 0 && i + length <= text.size();
-    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && length > 1) {
-      uint32_t cp = c & (0xFF >> (length + 1));
-      for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-      ok = cp >= (length == 2 ? 0x80u : length == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF &&
-           !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok) {
-      i += length;
-    } else {
-      text.replace(i, 1, "\xEF\xBF\xBD");
-      i += 3;
-    }
-  }
-}
-
-void make_valid_utf8(nlohmann::json& value) {
-  if (value.is_string()) make_valid_utf8(value.get_ref<std::string&>());
-  else if (value.is_array() || value.is_object())
-    for (auto& item : value) make_valid_utf8(item);
-}
-
 struct Counters {
   int executed = 0, failed = 0, ignored = 0;
 };
@@ -86,49 +48,6 @@ struct StatusTally {
   }
   std::string status() const { return failed ? "failed" : ignored ? "successWithIgnoredFailure" : "success"; }
 };
-
-// Default values from the schema, string booleans/integers from resolved expressions,
-// then the schema check: inputs are right before run() sees them. Inputs without
-// expressions were checked with the document and are not checked again.
-std::string prepare_inputs(const ActionSchema& action, bool has_inputs, bool resolved, nlohmann::json& inputs) {
-  if (action.condition_inputs) return {};
-  if (!has_inputs) inputs = action.list_inputs ? nlohmann::json::array() : nlohmann::json::object();
-  const nlohmann::json& item_schema = action.item_schema();
-  auto prepare_item = [&](nlohmann::json& item) {
-    if (!item.is_object() || !item_schema.contains("properties")) return;
-    for (const auto& [key, property] : item_schema["properties"].items()) {
-      if (!item.contains(key)) {
-        if (property.contains("default")) item[key] = property["default"];
-        continue;
-      }
-      nlohmann::json& value = item[key];
-      if (!value.is_string()) continue;
-      std::string type =
-          property.contains("type") && property["type"].is_string() ? property["type"].get<std::string>() : "";
-      const std::string& text = value.get_ref<const std::string&>();
-      if (type == "boolean" && (text == "true" || text == "false"))
-        value = (text == "true");
-      else if (type == "integer") {
-        try {
-          size_t used = 0;
-          long long n = std::stoll(text, &used);
-          if (used == text.size()) value = n;
-        } catch (...) {
-        }
-      }
-    }
-  };
-  if (inputs.is_array())
-    for (auto& item : inputs) prepare_item(item);
-  else
-    prepare_item(inputs);
-  if (!resolved) return {};
-  auto violations = action.compiled().validate(inputs);
-  if (violations.empty()) return {};
-  std::string message = "inputs of " + action.name + " are invalid after resolving expressions:";
-  for (const auto& v : violations) message += " " + (v.pointer.empty() ? "/" : v.pointer) + ": " + v.message;
-  return message;
-}
 
 // Why a step stopped short of a result: the machine reboots (and the run resumes), or
 // the run is stopping (a signal, or the state journal cannot be written).

@@ -49,14 +49,16 @@ inline std::string stdout_of(const nlohmann::json& step) {
                                                                           : "<no stdout>";
 }
 
-// Runs `kiln run --documents <document> --log-directory <dir>/<logs> extra...`.
+// Runs `kiln run --documents <document> --log-directory <dir>/<logs> extra...` in
+// `working_directory` (empty: the test's own).
 inline KilnRun run_document(const kiln::test::TempDir& dir, const std::string& document,
-                            const std::vector<std::string>& extra = {}, const std::string& logs = "logs") {
+                            const std::vector<std::string>& extra = {}, const std::string& logs = "logs",
+                            const std::string& working_directory = "") {
   KilnRun run;
   run.log_directory = dir.file(logs);
   std::vector<std::string> args = {"run", "--documents", document, "--log-directory", run.log_directory};
   args.insert(args.end(), extra.begin(), extra.end());
-  run.result = kiln::test::run_kiln(args);
+  run.result = kiln::test::run_kiln(args, working_directory);
   run.folder = kiln::test::find_log_folder(run.log_directory);
   if (!run.folder.empty()) run.detailed = kiln::test::read_detailed_output(run.log_directory);
   run.summary = run.result.summary();
@@ -66,9 +68,15 @@ inline KilnRun run_document(const kiln::test::TempDir& dir, const std::string& d
 // Writes `yaml` as `name` in `dir` and runs it.
 inline KilnRun run_yaml(const kiln::test::TempDir& dir, const std::string& yaml,
                         const std::vector<std::string>& extra = {}, const std::string& name = "doc.yml",
-                        const std::string& logs = "logs") {
+                        const std::string& logs = "logs", const std::string& working_directory = "") {
   std::string path = dir.write(name, yaml);
-  return run_document(dir, path, extra, logs);
+  return run_document(dir, path, extra, logs, working_directory);
+}
+
+// The failure message recorded for a step.
+inline std::string failure_of(const KilnRun& run, const std::string& step_name) {
+  nlohmann::json s = run.step(step_name);
+  return s.is_object() ? s.value("failureMessage", "") : "<no step " + step_name + ">";
 }
 
 inline std::string describe(const KilnRun& run) {
