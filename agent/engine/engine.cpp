@@ -819,11 +819,15 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
                  : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
              "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
       }
-      for (const char* key : {"inputs", "if", "loop"}) {
-        const nlohmann::json& root = doc.source.root;
-        nlohmann::json::json_pointer jp(step.pointer + "/" + key);
-        if (root.contains(jp)) refuse_expressions(root.at(jp), doc, step.pointer + "/" + key, out);
+      const nlohmann::json* step_json = nullptr;
+      try {
+        step_json = &doc.source.root.at(nlohmann::json::json_pointer(step.pointer));
+      } catch (const nlohmann::json::exception&) {
       }
+      if (!step_json || !step_json->is_object()) continue;
+      for (const char* key : {"inputs", "if", "loop"})
+        if (auto it = step_json->find(key); it != step_json->end())
+          refuse_expressions(*it, doc, step.pointer + "/" + key, out);
     }
   }
   return out;
