@@ -69,6 +69,8 @@ class Execution {
   std::string stop_reason() const { return !journal_error_.empty() ? journal_error_ : log_.write_error(); }
   const std::string& journal_error() const { return journal_error_; }
   const nlohmann::json& reboots() const { return reboots_; }
+  // Bytes this run appended to the journal that compaction would drop.
+  size_t droppable_bytes() const { return droppable_bytes_; }
 
   // Appends a state record. A durable record is on disk before this returns; if it
   // cannot be written the run stops (it stays resumable once the disk has room).
@@ -76,7 +78,11 @@ class Execution {
     if (!persistence_.journal || !journal_error_.empty()) return;
     // Secrets stay out of the state too (a chained secret output is masked after a resume).
     const SecretMasker& masker = log_.masker();
+    size_t before = persistence_.journal->bytes();
     std::string error = persistence_.journal->append(masker.empty() ? r : masker.mask_json(r), durable);
+    if (auto type = r.find("type"); type != r.end() && type->is_string() &&
+                                    !RunState::kept_by_compaction(type->get_ref<const std::string&>()))
+      droppable_bytes_ += persistence_.journal->bytes() - before;
     if (!error.empty()) {
       journal_error_ = error;
       log_.application("error", error);
@@ -771,6 +777,7 @@ class Execution {
   nlohmann::json reboots_ = nlohmann::json::array();
   std::deque<std::string> last_stderr_;
   int step_serial_ = 0;
+  size_t droppable_bytes_ = 0;
   int document_serial_ = 0;
   std::map<std::string, std::string> host_facts_;
 };
@@ -952,9 +959,12 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                     : "TOE has completed execution successfully");
     if (persistence.journal) {
       execution.save({{"type", "runFinished"}, {"summary", outcome.summary}, {"exitCode", outcome.exit_code}});
-      // A large finished journal is compacted to what `kiln status` needs; a small one is
-      // left as it is (rewriting it would cost more than it saves).
-      if (execution.journal_error().empty() && persistence.journal->bytes() > kCompactAboveBytes)
+      // A large finished journal is compacted to what `kiln status` needs when that drops
+      // a good part of it (step starts, loop iterations); a small one, or one that is mostly
+      // records compaction keeps (a step with a large output), is left as it is: reading it
+      // back would cost more than it saves.
+      if (execution.journal_error().empty() && persistence.journal->bytes() > kCompactAboveBytes &&
+          execution.droppable_bytes() > persistence.journal->bytes() / 4)
         if (std::vector<nlohmann::json> records; persistence.journal->read_all_records(records).empty())
           if (std::string error = persistence.journal->compact(RunState::compacted(records)); !error.empty())
             log.application("warn", error);

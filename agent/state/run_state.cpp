@@ -59,14 +59,15 @@ RunState RunState::replay(const std::vector<nlohmann::json>& records) {
   return state;
 }
 
+bool RunState::kept_by_compaction(const std::string& type) {
+  return type == "header" || type == "stepFinished" || type == "reboot" || type == "runFinished" ||
+         type == "condition" || type == "child";
+}
+
 std::vector<nlohmann::json> RunState::compacted(const std::vector<nlohmann::json>& records) {
   std::vector<nlohmann::json> kept;
-  for (const auto& r : records) {
-    std::string type = r.value("type", "");
-    if (type == "header" || type == "stepFinished" || type == "reboot" || type == "runFinished" ||
-        type == "condition" || type == "child")
-      kept.push_back(r);
-  }
+  for (const auto& r : records)
+    if (kept_by_compaction(r.value("type", ""))) kept.push_back(r);
   return kept;
 }
 

@@ -45,6 +45,8 @@ struct RunState {
   static RunState replay(const std::vector<nlohmann::json>& records);
   // The records worth keeping when the journal is compacted.
   static std::vector<nlohmann::json> compacted(const std::vector<nlohmann::json>& records);
+  // Whether a record of this type survives compaction ("stepStarted" and "iteration" do not).
+  static bool kept_by_compaction(const std::string& type);
 };
 
 // The default --state-directory: /var/lib/kiln/state for root, else
