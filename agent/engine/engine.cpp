@@ -425,6 +425,7 @@ class Execution {
       for (const auto& line : last_stderr_) progress("    | " + line + "\n");
     }
     if (end == StepEnd::Reboot) request_reboot(key, step, "Reboot action", "next", 0);
+    log_.flush();
     return record;
   }
 
@@ -613,6 +614,7 @@ class Execution {
     context.run_document = [this, &run, &step, child_prefix](const ChildDocumentRequest& request) {
       return run_child(run, step, child_prefix, request);
     };
+    log_.flush();  // what led up to the action is on disk before it runs (it may hang or reboot)
     try {
       return entry.run(context);
     } catch (const std::exception& e) {  // actions report failures as values; this is a safety net

@@ -127,7 +127,9 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
     app_->logger = std::make_shared<spdlog::logger>("kiln-" + folder_safe(execution_id) + "-" + folder_, sink);
     app_->logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v", spdlog::pattern_time_type::utc);
     app_->logger->set_level(spdlog::level::debug);
-    app_->logger->flush_on(spdlog::level::info);
+    // Warnings and errors at once; info lines when the engine flushes (before each
+    // action, after each step): a flush per line was a visible share of a short step.
+    app_->logger->flush_on(spdlog::level::warn);
   } catch (const std::exception& e) {
     return std::string("cannot write application.log: ") + e.what();
   }
@@ -187,8 +189,9 @@ void RunLog::event(const nlohmann::json& event) {
   } else {
     text += '\n';
   }
+  // Buffered: the engine flushes before each action runs and after each step (flush()).
   std::fwrite(text.data(), 1, text.size(), events_);
-  if (std::fflush(events_) != 0 || std::ferror(events_)) note_write_failure("events.jsonl");
+  if (std::ferror(events_)) note_write_failure("events.jsonl");
 }
 
 void RunLog::save_document(const std::string& file_name, const std::string& raw_text) {
@@ -233,7 +236,8 @@ std::string RunLog::write_detailed_output(const nlohmann::json& record) {
 }
 
 void RunLog::flush() {
-  if (console_) std::fflush(console_);
+  if (console_ && (std::fflush(console_) != 0 || std::ferror(console_))) note_write_failure("console.log");
+  if (events_ && (std::fflush(events_) != 0 || std::ferror(events_))) note_write_failure("events.jsonl");
   if (app_ && app_->logger) app_->logger->flush();
 }
 

@@ -93,8 +93,24 @@ int make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
 }
 
 // Best effort: a 1 MiB pipe instead of 64 KiB halves the time to stream bulk output
-// (fewer context switches). Only for stdout, to spare the user's pipe-page budget.
+// (fewer context switches). Only for stdout, to spare the user's pipe-page budget, and
+// only once the child has filled half the default pipe: most steps print a few lines.
 void enlarge_pipe(const UniqueFd& fd) { ::fcntl(fd.get(), F_SETPIPE_SZ, 1 << 20); }
+
+// /dev/null for the children's stdin, opened once (close-on-exec; the child's dup2 onto
+// 0 clears that): opening it in every child cost a path lookup while the agent waits.
+int dev_null() {
+  static const int fd = [] {
+    int opened = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (opened >= 0 && opened <= 2) {  // never one of our own stdio numbers
+      int moved = ::fcntl(opened, F_DUPFD_CLOEXEC, 3);
+      ::close(opened);
+      opened = moved;
+    }
+    return opened;
+  }();
+  return fd;
+}
 
 std::string_view variable_name(std::string_view entry) { return entry.substr(0, entry.find('=')); }
 
@@ -175,7 +191,10 @@ int configure_attributes(posix_spawnattr_t* attr) {
 int configure_file_actions(posix_spawn_file_actions_t* actions, int stdout_fd, int stderr_fd,
                            const std::string& working_directory) {
   FirstError error;
-  error(::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0));
+  if (int null_fd = dev_null(); null_fd >= 0)
+    error(::posix_spawn_file_actions_adddup2(actions, null_fd, STDIN_FILENO));
+  else
+    error(::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0));
   error(::posix_spawn_file_actions_adddup2(actions, stdout_fd, STDOUT_FILENO));
   error(::posix_spawn_file_actions_adddup2(actions, stderr_fd, STDERR_FILENO));
   if (!working_directory.empty())
@@ -282,10 +301,11 @@ class Child {
 // newline in one call; only the partial last line (under 64 KiB) is kept between reads.
 class LineReader {
  public:
-  LineReader(OutputStream stream, UniqueFd fd)
+  LineReader(OutputStream stream, UniqueFd fd, bool enlarge_when_busy = false)
       : stream_(stream),
         fd_(std::move(fd)),
-        buffer_(std::make_unique_for_overwrite<char[]>(kCapacity)) {}
+        buffer_(std::make_unique_for_overwrite<char[]>(kCapacity)),
+        enlarge_when_busy_(enlarge_when_busy) {}
 
   int fd() const { return fd_.get(); }
   bool is_open() const { return static_cast<bool>(fd_); }
@@ -297,6 +317,10 @@ class LineReader {
     if (n <= 0) {
       finish(sink);
       return;
+    }
+    if (enlarge_when_busy_ && n >= 32 * 1024) {
+      enlarge_pipe(fd_);
+      enlarge_when_busy_ = false;
     }
     const char* fresh = buffer_.get() + used_;
     used_ += static_cast<std::size_t>(n);
@@ -328,6 +352,7 @@ class LineReader {
   OutputStream stream_;
   UniqueFd fd_;
   std::unique_ptr<char[]> buffer_;
+  bool enlarge_when_busy_ = false;
   std::size_t used_ = 0;
 };
 
@@ -348,7 +373,7 @@ class Supervisor {
         sink_(sink),
         cancel_(cancel),
         child_(pid),
-        out_(OutputStream::Stdout, std::move(stdout_read)),
+        out_(OutputStream::Stdout, std::move(stdout_read), /*enlarge_when_busy=*/true),
         err_(OutputStream::Stderr, std::move(stderr_read)) {
     if (spec.timeout >= milliseconds::zero()) deadline_ = started + clamp_duration(spec.timeout);
   }
@@ -467,7 +492,6 @@ void start_and_supervise(const ProcessSpec& spec, const OutputSink& sink,
                          ProcessResult& result) {
   UniqueFd out_read, out_write, err_read, err_write;
   int error = make_pipe(out_read, out_write);
-  if (error == 0) enlarge_pipe(out_read);
   if (error == 0) error = make_pipe(err_read, err_write);
   pid_t pid = -1;
   if (error == 0) error = spawn_child(spec, out_write.get(), err_write.get(), pid);
