@@ -2,11 +2,16 @@
 // shape, console.log, events.jsonl, the document copy and the stdout summary.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/e2e/e2e_helpers.h"
 
@@ -195,4 +200,42 @@ TEST_CASE("logs: several documents are each copied into the log folder") {
   REQUIRE(run.detailed["documents"].size() == 2);
   CHECK(run.detailed["documents"][0]["filePath"] == a);
   CHECK(run.detailed["documents"][1]["filePath"] == b);
+}
+
+// Logs are buffered between flushes; the engine flushes before each action runs, so a
+// step that hangs (or takes the agent down) has its start in every log already.
+TEST_CASE("logs: a running step's start is on disk in every log before its action ends") {
+  TempDir dir;
+  std::string release = dir.file("release");
+  std::string doc = dir.write("wait.yml", "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                                          "      - name: First\n        action: ExecuteBash\n"
+                                          "        inputs:\n          commands: [echo first-done]\n"
+                                          "      - name: Waiting\n        action: ExecuteBash\n"
+                                          "        inputs:\n          commands:\n"
+                                          "            - 'for i in $(seq 1 300); do [ -e " + release +
+                                              " ] && exit 0; sleep 0.1; done; exit 1'\n");
+  std::string logs = dir.file("logs");
+  pid_t pid = kiln::test::spawn_kiln({"run", "-d", doc, "-l", logs}, dir.file("out"), dir.file("err"));
+  REQUIRE(pid > 0);
+  // Wait (up to 20 s) for the second step's attemptStarted event while it is still running.
+  std::string folder, events;
+  for (int i = 0; i < 400 && events.find("\"step\":\"Waiting\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (folder.empty()) folder = kiln::test::find_log_folder(logs);
+    if (!folder.empty()) events = kiln::test::read_file(folder + "/events.jsonl");
+  }
+  std::string application = folder.empty() ? "" : kiln::test::read_file(folder + "/application.log");
+  std::string console = folder.empty() ? "" : kiln::test::read_file(folder + "/console.log");
+  std::ofstream(release) << "go";
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // While the action ran: the event of its attempt, its start in application.log, the first
+  // step's output and the second step's header in console.log.
+  CHECK(events.find("\"event\":\"attemptStarted\"") != std::string::npos);
+  CHECK(events.find("\"step\":\"Waiting\"") != std::string::npos);
+  CHECK(application.find("step build/Waiting (ExecuteBash) started") != std::string::npos);
+  CHECK(console.find("Stdout: first-done") != std::string::npos);
+  CHECK(console.find("Phase build, step Waiting (ExecuteBash)") != std::string::npos);
 }
