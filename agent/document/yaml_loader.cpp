@@ -164,6 +164,7 @@ class Converter : public YAML::EventHandler {
 
   // The finished document; the source entries go into `map`.
   nlohmann::json take(SourceMap& map) {
+    expand_aliases();
     map.reserve(entries_.size());
     for (auto& [pointer, entry] : entries_) map.set(std::move(pointer), std::move(entry));
     entries_.clear();
@@ -221,19 +222,14 @@ class Converter : public YAML::EventHandler {
       return;
     }
     Node node = start_node(mark);
-    // The copy adds the anchored value's size (start_node counted one value already).
+    // The alias stands for the anchored value's size (start_node counted one value
+    // already). It is copied only at the end, once the whole document is known to be
+    // within the limits: an alias bomb is refused without building anything.
     nodes_ += target.nodes - 1;
     bytes_ += target.bytes;
     check_expansion(mark);
-    // The alias's entries are the anchored value's, under this alias's pointer; the
-    // value keeps its mark, as an alias is the same value written elsewhere.
-    if (!discarding()) {
-      entries_.reserve(entries_.size() + (target.entries_end - target.entries_begin) + 1);  // no reallocation below
-      for (size_t i = target.entries_begin; i < target.entries_end; ++i) {
-        const auto& [pointer, entry] = entries_[i];
-        entries_.emplace_back(node.pointer + pointer.substr(target.pointer.size()), entry);
-      }
-    }
+    // The value keeps its mark (an alias is the same value written elsewhere), and the
+    // key is this alias's key.
     node.entry = target.entry;
     node.entry.key_line = node.key_line;
     node.entry.key_column = node.key_column;
@@ -241,9 +237,9 @@ class Converter : public YAML::EventHandler {
       node.entry.line = node.key_line;
       node.entry.column = node.key_column;
     }
-    node.entries_begin = entries_.size();  // nothing more to remember for an anchor on an alias
+    if (!discarding() && !pending_discard_) sites_.push_back({node.pointer, anchor});
     node.copied = true;
-    finish_node(std::move(node), nlohmann::json(target.value), 0);
+    finish_node(std::move(node), nullptr, 0);  // a placeholder, filled by expand_aliases()
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
@@ -272,6 +268,7 @@ class Converter : public YAML::EventHandler {
     int key_line = 0, key_column = 0;  // of the key holding it, 0 in a list or at the root
     SourceEntry entry;
     size_t entries_begin = 0;  // its own entries (and its children's) start here
+    size_t sites_begin = 0;    // the aliases inside it start here
     size_t nodes_before = 0, bytes_before = 0;
     bool copied = false;  // an alias: its size was added already
   };
@@ -289,10 +286,11 @@ class Converter : public YAML::EventHandler {
     std::map<std::string, int> key_lines;  // first line of each key, for duplicates
   };
   struct Anchor {
-    nlohmann::json value;
+    nlohmann::json value;  // with null placeholders where aliases are
     std::string pointer;
     SourceEntry entry;
     size_t entries_begin = 0, entries_end = 0;
+    size_t sites_begin = 0, sites_end = 0;  // the aliases inside the anchored value
     size_t nodes = 0, bytes = 0;
     std::optional<std::string> key_text;  // an anchored map key
   };
@@ -348,6 +346,7 @@ class Converter : public YAML::EventHandler {
     node.entry.key_line = node.key_line;
     node.entry.key_column = node.key_column;
     node.entries_begin = entries_.size();
+    node.sites_begin = sites_.size();
     node.nodes_before = nodes_ - 1;
     node.bytes_before = bytes_;
     return node;
@@ -389,6 +388,8 @@ class Converter : public YAML::EventHandler {
       a.entry = node.entry;
       a.entries_begin = node.entries_begin;
       a.entries_end = entries_.size();
+      a.sites_begin = node.sites_begin;
+      a.sites_end = sites_.size();
       a.nodes = nodes_ - node.nodes_before;
       a.bytes = bytes_ - node.bytes_before;
       a.key_text.reset();
@@ -405,6 +406,54 @@ class Converter : public YAML::EventHandler {
       if (!discard) parent.value.push_back(std::move(value));
       ++parent.index;
     }
+  }
+
+  // An alias written in the document: where its placeholder is, and what it repeats.
+  struct Site {
+    std::string pointer;
+    YAML::anchor_t anchor;
+  };
+
+  // The anchored value with the aliases inside it filled in (memoized: an anchor used by
+  // many aliases is expanded once, then copied).
+  const nlohmann::json& expanded_value(YAML::anchor_t id) {
+    if (auto done = expanded_values_.find(id); done != expanded_values_.end()) return done->second;
+    const Anchor& a = anchors_.at(id);
+    nlohmann::json value = a.value;
+    for (size_t i = a.sites_begin; i < a.sites_end; ++i) {
+      const Site& site = sites_[i];
+      value[nlohmann::json::json_pointer(site.pointer.substr(a.pointer.size()))] = expanded_value(site.anchor);
+    }
+    return expanded_values_.emplace(id, std::move(value)).first->second;
+  }
+
+  // The anchored value's source entries below it, by pointer relative to it, with the
+  // aliases inside it expanded too (memoized like the values).
+  const std::vector<std::pair<std::string, SourceEntry>>& expanded_entries(YAML::anchor_t id) {
+    if (auto done = expanded_entries_.find(id); done != expanded_entries_.end()) return done->second;
+    const Anchor& a = anchors_.at(id);
+    std::vector<std::pair<std::string, SourceEntry>> out;
+    for (size_t i = a.entries_begin; i < a.entries_end; ++i) {
+      const auto& [pointer, entry] = entries_[i];
+      if (pointer.size() > a.pointer.size()) out.emplace_back(pointer.substr(a.pointer.size()), entry);
+    }
+    for (size_t i = a.sites_begin; i < a.sites_end; ++i) {
+      const Site& site = sites_[i];
+      std::string at = site.pointer.substr(a.pointer.size());
+      for (const auto& [pointer, entry] : expanded_entries(site.anchor)) out.emplace_back(at + pointer, entry);
+    }
+    return expanded_entries_.emplace(id, std::move(out)).first->second;
+  }
+
+  // Fills every alias's placeholder with a copy of what it repeats, and maps the copy's
+  // values to where they were written. Within the limits by now (counted while reading).
+  void expand_aliases() {
+    for (const Site& site : sites_) {
+      root_[nlohmann::json::json_pointer(site.pointer)] = expanded_value(site.anchor);
+      for (const auto& [pointer, entry] : expanded_entries(site.anchor)) entries_.emplace_back(site.pointer + pointer, entry);
+    }
+    expanded_values_.clear();
+    expanded_entries_.clear();
   }
 
   void add_bytes(size_t n, const YAML::Mark& mark) {
@@ -468,6 +517,9 @@ class Converter : public YAML::EventHandler {
   std::vector<Frame> stack_;
   std::vector<std::pair<std::string, SourceEntry>> entries_;
   std::unordered_map<YAML::anchor_t, Anchor> anchors_;
+  std::vector<Site> sites_;  // every alias used as a value, in document order
+  std::unordered_map<YAML::anchor_t, nlohmann::json> expanded_values_;
+  std::unordered_map<YAML::anchor_t, std::vector<std::pair<std::string, SourceEntry>>> expanded_entries_;
   nlohmann::json root_;
   size_t nodes_ = 0, bytes_ = 0;
   bool pending_discard_ = false;  // the next value belongs to a duplicate key
