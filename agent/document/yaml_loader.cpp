@@ -148,10 +148,11 @@ nlohmann::json type_plain_scalar(const std::string& s) {
 }
 
 // Builds the JSON and the source map straight from the parser's events, in one pass
-// (yaml-cpp's Node tree is never built). Anchored values are kept so that an alias can
-// be copied; the alias's expanded size is known before it is copied, so an alias bomb is
-// refused in milliseconds. A structural error stops the parse (by throwing Stop); a
-// duplicate key is reported and the parse goes on, so that all of them are listed.
+// (yaml-cpp's Node tree is never built). An alias leaves a placeholder and adds the
+// anchored value's size to the count; the copies are made at the end (expand_aliases),
+// once the document is known to be within the limits, so an alias bomb is refused in
+// milliseconds. A structural error stops the parse (by throwing Stop); a duplicate key
+// is reported and the parse goes on, so that all of them are listed.
 class Converter : public YAML::EventHandler {
  public:
   struct Stop {};
