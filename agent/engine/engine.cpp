@@ -19,6 +19,7 @@
 #include "agent/engine/condition.h"
 #include "agent/engine/loop.h"
 #include "agent/engine/resolver.h"
+#include "agent/engine/run_setup.h"
 #include "agent/engine/step_inputs.h"
 #include "agent/report/run_log.h"
 #include "agent/state/run_state.h"
@@ -31,9 +32,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxDocumentNesting = 3;  // ExecuteDocument levels below the top document
 constexpr size_t kCompactAboveBytes = 1 << 20;
 
-bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
-  return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
-}
 
 struct Counters {
   int executed = 0, failed = 0, ignored = 0;
@@ -735,39 +733,6 @@ class Execution {
     return b == std::string::npos ? "" : s.substr(b, e - b + 1);
   }
 
- public:
-  // Values of parameters marked secret are masked from then on.
-  static void add_secrets(const Document& doc, const std::map<std::string, std::string>& variables,
-                          SecretMasker& masker) {
-    for (const auto& p : doc.parameters)
-      if (p.secret)
-        if (auto it = variables.find(p.name); it != variables.end()) masker.add(it->second);
-  }
-
-  // Parameters (defaults < given values) and constants of one document.
-  static Diagnostics bind_variables(const Document& doc, const std::map<std::string, std::string>& given,
-                                    std::map<std::string, std::string>& variables) {
-    Diagnostics diagnostics;
-    for (size_t i = 0; i < doc.parameters.size(); ++i) {
-      const ParameterSpec& p = doc.parameters[i];
-      if (auto it = given.find(p.name); it != given.end()) {
-        variables[p.name] = it->second;
-      } else if (p.default_value) {
-        variables[p.name] = *p.default_value;
-      } else {
-        std::string pointer;
-        const nlohmann::json& list = doc.source.root["parameters"];
-        for (size_t k = 0; k < list.size(); ++k)
-          if (list[k].contains(p.name)) pointer = pointer_append(pointer_append("/parameters", k), p.name);
-        diagnostics.push_back({Severity::Error, doc.source.key_at(pointer),
-                               "parameter '" + p.name + "' has no default and no value was given",
-                               "pass it with --parameters " + p.name + "=VALUE (or in the --config file)"});
-      }
-    }
-    for (const auto& [name, value] : doc.constants) variables[name] = value;
-    return diagnostics;
-  }
-
  private:
   RunLog& log_;
   const RunOptions& options_;
@@ -784,63 +749,7 @@ class Execution {
   std::map<std::string, std::string> host_facts_;
 };
 
-void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
-                        Diagnostics& out) {
-  if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) refuse_expressions(value[i], doc, pointer_append(pointer, i), out);
-    return;
-  }
-  if (value.is_object()) {
-    for (const auto& [k, v] : value.items()) refuse_expressions(v, doc, pointer_append(pointer, k), out);
-    return;
-  }
-  if (!value.is_string() || value.get_ref<const std::string&>().find("{{") == std::string::npos) return;
-  for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
-    if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
-      out.push_back(
-          {Severity::Error, doc.source.at(pointer),
-           "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
-           "pass the value as a parameter instead"});
-}
-
 }  // namespace
-
-Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& phases,
-                           const std::set<std::string>& blocked_actions) {
-  Diagnostics out;
-  for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
-    const PhaseSpec& phase = doc.phases[pi];
-    if (!phase_selected(phases, phase.name)) continue;
-    for (const auto& step : phase.steps) {
-      std::string action_pointer = step.pointer + "/action";
-      if (blocked_actions.count(step.action)) {
-        out.push_back({Severity::Error, doc.source.at(action_pointer),
-                       "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
-                       "remove it from --blocked-action-modules, or run other phases"});
-      } else if (!find_action(step.action)) {
-        const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
-        bool other_platform = schema && !schema->supports(host_platform());
-        out.push_back(
-            {Severity::Error, doc.source.at(action_pointer),
-             other_platform
-                 ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
-                       "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
-                 : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
-             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
-      }
-      const nlohmann::json* step_json = nullptr;
-      try {
-        step_json = &doc.source.root.at(nlohmann::json::json_pointer(step.pointer));
-      } catch (const nlohmann::json::exception&) {
-      }
-      if (!step_json || !step_json->is_object()) continue;
-      for (const char* key : {"inputs", "if", "loop"})
-        if (auto it = step_json->find(key); it != step_json->end())
-          refuse_expressions(*it, doc, step.pointer + "/" + key, out);
-    }
-  }
-  return out;
-}
 
 RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions& options,
                          const std::atomic<bool>* cancel, RunPersistence persistence) {
@@ -852,7 +761,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
       outcome.diagnostics.push_back(d);
     std::map<std::string, std::string> given = options.parameters;
     for (const auto& [k, v] : documents[i].parameters) given[k] = v;
-    for (auto& d : Execution::bind_variables(documents[i].document, given, variables[i]))
+    for (auto& d : bind_variables(documents[i].document, given, variables[i]))
       outcome.diagnostics.push_back(d);
   }
   if (has_errors(outcome.diagnostics)) {
@@ -872,7 +781,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   }
   outcome.log_folder = log.folder();
   for (size_t i = 0; i < documents.size(); ++i)
-    Execution::add_secrets(documents[i].document, variables[i], log.masker());
+    add_secrets(documents[i].document, variables[i], log.masker());
   Execution execution(log, options, cancel, persistence);
   if (persistence.journal && !resume) {
     nlohmann::json header = persistence.header;

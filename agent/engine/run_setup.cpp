@@ -1,0 +1,106 @@
+#include "agent/engine/run_setup.h"
+
+#include <algorithm>
+
+#include "actions/action.h"
+#include "agent/document/expression.h"
+#include "agent/document/schema_registry.h"
+#include "agent/document/validator.h"
+#include "agent/engine/engine.h"
+
+namespace kiln {
+namespace {
+
+void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
+                        Diagnostics& out) {
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) refuse_expressions(value[i], doc, pointer_append(pointer, i), out);
+    return;
+  }
+  if (value.is_object()) {
+    for (const auto& [k, v] : value.items()) refuse_expressions(v, doc, pointer_append(pointer, k), out);
+    return;
+  }
+  if (!value.is_string() || value.get_ref<const std::string&>().find("{{") == std::string::npos) return;
+  for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
+    if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
+      out.push_back(
+          {Severity::Error, doc.source.at(pointer),
+           "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
+           "pass the value as a parameter instead"});
+}
+
+}  // namespace
+
+bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
+  return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
+}
+
+void add_secrets(const Document& doc, const std::map<std::string, std::string>& variables, SecretMasker& masker) {
+  for (const auto& p : doc.parameters)
+    if (p.secret)
+      if (auto it = variables.find(p.name); it != variables.end()) masker.add(it->second);
+}
+
+// Parameters (defaults < given values) and constants of one document.
+Diagnostics bind_variables(const Document& doc, const std::map<std::string, std::string>& given,
+                           std::map<std::string, std::string>& variables) {
+  Diagnostics diagnostics;
+  for (size_t i = 0; i < doc.parameters.size(); ++i) {
+    const ParameterSpec& p = doc.parameters[i];
+    if (auto it = given.find(p.name); it != given.end()) {
+      variables[p.name] = it->second;
+    } else if (p.default_value) {
+      variables[p.name] = *p.default_value;
+    } else {
+      std::string pointer;
+      const nlohmann::json& list = doc.source.root["parameters"];
+      for (size_t k = 0; k < list.size(); ++k)
+        if (list[k].contains(p.name)) pointer = pointer_append(pointer_append("/parameters", k), p.name);
+      diagnostics.push_back({Severity::Error, doc.source.key_at(pointer),
+                             "parameter '" + p.name + "' has no default and no value was given",
+                             "pass it with --parameters " + p.name + "=VALUE (or in the --config file)"});
+    }
+  }
+  for (const auto& [name, value] : doc.constants) variables[name] = value;
+  return diagnostics;
+}
+
+Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& phases,
+                           const std::set<std::string>& blocked_actions) {
+  Diagnostics out;
+  for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
+    const PhaseSpec& phase = doc.phases[pi];
+    if (!phase_selected(phases, phase.name)) continue;
+    for (const auto& step : phase.steps) {
+      std::string action_pointer = step.pointer + "/action";
+      if (blocked_actions.count(step.action)) {
+        out.push_back({Severity::Error, doc.source.at(action_pointer),
+                       "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
+                       "remove it from --blocked-action-modules, or run other phases"});
+      } else if (!find_action(step.action)) {
+        const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
+        bool other_platform = schema && !schema->supports(host_platform());
+        out.push_back(
+            {Severity::Error, doc.source.at(action_pointer),
+             other_platform
+                 ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
+                       "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
+                 : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
+             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
+      }
+      const nlohmann::json* step_json = nullptr;
+      try {
+        step_json = &doc.source.root.at(nlohmann::json::json_pointer(step.pointer));
+      } catch (const nlohmann::json::exception&) {
+      }
+      if (!step_json || !step_json->is_object()) continue;
+      for (const char* key : {"inputs", "if", "loop"})
+        if (auto it = step_json->find(key); it != step_json->end())
+          refuse_expressions(*it, doc, step.pointer + "/" + key, out);
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln
