@@ -700,7 +700,12 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
     return false;
   }
   diagnostics.insert(diagnostics.end(), found.begin(), found.end());
-  out.root = converter.take(out.source_map);
+  try {
+    out.root = converter.take(out.source_map);  // copies the aliases
+  } catch (const std::exception& e) {  // a safety net: never seen, but input must not crash kiln
+    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot read the document: ") + e.what(), ""});
+    return false;
+  }
   if (!converter.started()) out.source_map.set("", SourceEntry{});  // an empty file: no document at all
   return !converter.duplicate();
 }
