@@ -117,4 +117,15 @@ const std::vector<std::string>& context_keys() {
   return keys;
 }
 
+bool is_expression_text(const nlohmann::json& value) {
+  return value.is_string() && value.get_ref<const std::string&>().find("{{") != std::string::npos;
+}
+
+bool holds_expression(const nlohmann::json& value) {
+  if (value.is_array() || value.is_object())
+    for (const auto& item : value)
+      if (holds_expression(item)) return true;
+  return is_expression_text(value);
+}
+
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // The {{ ... }} expressions inside document strings: finding and classifying them.
 // Resolution happens in the engine; validation uses this to check references.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,13 @@ struct Expression {
 // Every {{ }} in `s`, in order. An unterminated "{{" yields an Invalid expression
 // spanning to the end of the string.
 std::vector<Expression> find_expressions(std::string_view s);
+
+// A string value holding "{{" (an expression, or the start of a malformed one). Such a
+// value is checked again once resolved, so validation leaves it alone.
+bool is_expression_text(const nlohmann::json& value);
+
+// Whether any string in `value` (lists and maps included) holds "{{".
+bool holds_expression(const nlohmann::json& value);
 
 // The context: keys AWSTOE documents.
 const std::vector<std::string>& context_keys();

@@ -173,4 +173,15 @@ TEST_CASE("expression: the documented context keys") {
   CHECK(std::find(keys.begin(), keys.end(), "instanceId") == keys.end());
 }
 
+using json = nlohmann::json;
+
+TEST_CASE("expressions: holds_expression looks into every string of lists and maps; is_expression_text only at a string") {
+  CHECK_FALSE(holds_expression(json::parse(R"({"commands": ["echo {", "a }}"], "n": 5})")));
+  CHECK(holds_expression(json::parse(R"({"items": [{"path": "/x/{{ build.S.outputs.stdout }}"}]})")));
+  CHECK(holds_expression("{{ x }}"));
+  CHECK_FALSE(holds_expression(json(12)));
+  CHECK(is_expression_text("a {{ b"));
+  CHECK_FALSE(is_expression_text(json::array({"{{ x }}"})));
+}
+
 }  // namespace kiln

@@ -29,8 +29,10 @@ struct StepSpec {
   int64_t max_attempts = 1;
   bool has_inputs = false;
   nlohmann::json inputs;           // as written (plain scalars coerced), a map or a list
+  bool inputs_have_expressions = false;  // resolved before each run, then checked again
   bool has_if = false;
   nlohmann::json if_condition;
+  bool if_has_expressions = false;
   std::optional<LoopSpec> loop;
   std::string pointer;             // JSON pointer of the step, for locations
 };

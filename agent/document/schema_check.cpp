@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "agent/document/expression.h"
 #include "agent/document/suggest.h"
 
 namespace kiln {
@@ -101,10 +102,6 @@ struct SchemaView {
   bool accepts(const nlohmann::json& value) const { return types == 0 || (types & value_bits(value)) != 0; }
 };
 
-bool has_expression(const nlohmann::json& value) {
-  return value.is_string() && value.get_ref<const std::string&>().find("{{") != std::string::npos;
-}
-
 std::string describe(const std::vector<std::string>& types) {
   std::vector<std::string> words;
   for (const auto& t : types)
@@ -122,7 +119,7 @@ class Walker {
   void walk(nlohmann::json& value, const nlohmann::json& schema_in, const std::string& pointer) {
     // A {{ }} expression may stand for a boolean, enum or pattern value: it is checked
     // again once resolved, just before the action runs.
-    if (has_expression(value)) return;
+    if (is_expression_text(value)) return;
     const SchemaView& view = view_of(schema_in);
     const nlohmann::json& schema = *view.schema;
     for (const nlohmann::json* combinator : {view.one_of, view.any_of}) {
@@ -371,7 +368,7 @@ std::vector<SchemaProblem> check_against_schema(nlohmann::json& value, const nlo
   for (auto& violation : compiled.validate(value)) {
     bool explained = false;
     try {
-      explained = has_expression(value.at(nlohmann::json::json_pointer(violation.pointer)));
+      explained = is_expression_text(value.at(nlohmann::json::json_pointer(violation.pointer)));
     } catch (...) {
     }
     for (size_t i = 0; i < friendly && !explained; ++i) explained = related(problems[i].pointer, violation.pointer);

@@ -435,8 +435,10 @@ void build_model(LoadedDocument& source, Document& out) {
       if (step.action == "ExecuteDocument") step.timeout_seconds = -1, step.max_attempts = 1;
       step.has_inputs = s.contains("inputs") && !s["inputs"].is_null();
       if (step.has_inputs) step.inputs = s["inputs"];
+      step.inputs_have_expressions = holds_expression(step.inputs);
       step.has_if = s.contains("if");
       if (step.has_if) step.if_condition = s["if"];
+      step.if_has_expressions = holds_expression(step.if_condition);
       if (s.contains("loop") && s["loop"].is_object()) step.loop = build_loop(s["loop"]);
       step.pointer = pointer_append(pointer_append(pointer_append("/phases", pi), "steps"), si);
       phase.steps.push_back(std::move(step));

@@ -28,6 +28,8 @@
 //   case) is at most 3 and under half the key's length; keys stay case-sensitive.
 #include "agent/engine/condition.h"
 
+#include "agent/document/expression.h"
+
 #include <openssl/evp.h>
 #include <re2/re2.h>
 #include <sys/stat.h>
@@ -509,10 +511,6 @@ const json& unwrap_list_form(const json& condition) {
   return condition;
 }
 
-bool contains_expression(const json& scalar) {
-  return scalar.is_string() && scalar.get<std::string>().find("{{") != std::string::npos;
-}
-
 // ---------------------------------------------------------------------------------------
 // Shape checks
 
@@ -719,7 +717,7 @@ class ConditionChecker {
   }
 
   void check_pattern(const json& pattern, const std::string& pointer) {
-    if (!(pattern.is_string() || pattern.is_number()) || contains_expression(pattern)) return;
+    if (!(pattern.is_string() || pattern.is_number()) || is_expression_text(pattern)) return;
     RE2 regex(to_text(pattern), pattern_options());
     if (!regex.ok()) {
       report(pointer, "invalid regular expression: " + regex.error(),

@@ -287,7 +287,7 @@ class Execution {
     // The context map (a fresh uuid and time for each step) is made only for a step
     // that can refer to it.
     std::map<std::string, std::string> context;
-    if (step.loop || holds_expression(step.inputs) || (step.has_if && holds_expression(step.if_condition)))
+    if (step.loop || step.inputs_have_expressions || step.if_has_expressions)
       context = context_for(run, phase, step.name);
     ResolveScope scope{&run.variables, &run.traces, &context, std::nullopt};
 
@@ -485,7 +485,6 @@ class Execution {
     }
 
     result.success = true;
-    const bool inputs_have_expressions = holds_expression(step.inputs);
     for (size_t i = 0; i < frames.size(); ++i) {
       // Iterations finished before a reboot are not run again; their results stand.
       if (done_iterations && i < done_iterations->size() &&
@@ -500,7 +499,7 @@ class Execution {
       if (step.loop) scope.loop = frames[i];
       nlohmann::json inputs = step.inputs;
       std::string error = resolve_json(inputs, scope);
-      if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, inputs_have_expressions, inputs);
+      if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, step.inputs_have_expressions, inputs);
       ActionResult action_result;
       if (!error.empty()) {
         action_result.failure_message = error;

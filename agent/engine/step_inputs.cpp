@@ -4,14 +4,6 @@
 
 namespace kiln {
 
-bool holds_expression(const nlohmann::json& value) {
-  if (value.is_string()) return value.get_ref<const std::string&>().find("{{") != std::string::npos;
-  if (value.is_array() || value.is_object())
-    for (const auto& item : value)
-      if (holds_expression(item)) return true;
-  return false;
-}
-
 void make_valid_utf8(std::string& text) {
   size_t i = 0;
   while (i < text.size()) {

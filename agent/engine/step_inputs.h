@@ -9,9 +9,6 @@
 
 namespace kiln {
 
-// Whether any string in `value` holds "{{" (an expression to resolve).
-bool holds_expression(const nlohmann::json& value);
-
 // Fills defaults from the action's schema and turns "true"/"12" from resolved
 // expressions into booleans/integers where the schema wants them; when `resolved`
 // (the inputs held expressions), checks them against the schema again. Returns "" or

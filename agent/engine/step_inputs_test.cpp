@@ -8,13 +8,6 @@ namespace kiln {
 
 using json = nlohmann::json;
 
-TEST_CASE("step inputs: holds_expression looks into every string of lists and maps") {
-  CHECK_FALSE(holds_expression(json::parse(R"({"commands": ["echo {", "a }}"], "n": 5})")));
-  CHECK(holds_expression(json::parse(R"({"items": [{"path": "/x/{{ build.S.outputs.stdout }}"}]})")));
-  CHECK(holds_expression("{{ x }}"));
-  CHECK_FALSE(holds_expression(json(12)));
-}
-
 TEST_CASE("step inputs: defaults and typed strings; re-checked only when expressions were resolved") {
   const ActionSchema* bash = SchemaRegistry::instance().action("ExecuteBash");
   REQUIRE(bash != nullptr);
