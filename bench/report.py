@@ -158,20 +158,20 @@ row("4b", "the same step: kiln's peak RSS", "–", f"{orss:.1f} MiB" if orss els
     "–", "≤ 50 MB", judge(orss, lambda x: x * 1.048576 <= 50))
 
 # 5. Files
-if "copy.missing" in values:
-    row("5a", "CopyFolder of 20,000 small files vs `cp -a`", "–", "not implemented yet", "–", "≤ 1.2×", None)
-else:
-    cc, ck = median("copy", 0), median("copy", 1)
-    r5 = ratio(ck, cc)
-    row("5a", "CopyFolder of 20,000 small files (100 folders, tmpfs) vs `cp -a`", fmt_s(cc), fmt_s(ck), fmt_ratio(r5),
-        "≤ 1.2×", judge(r5, lambda x: x <= 1.2))
-if "delete.missing" in values:
-    row("5b", "DeleteFolder of the same tree vs `rm -rf`", "–", "not implemented yet", "–", "≤ 1.2×", None)
-else:
-    dc, dk = median("delete", 0), median("delete", 1)
-    r5b = ratio(dk, dc)
-    row("5b", "DeleteFolder (force) of the same tree (tmpfs) vs `rm -rf`", fmt_s(dc), fmt_s(dk), fmt_ratio(r5b),
-        "≤ 1.2×", judge(r5b, lambda x: x <= 1.2))
+def folder_row(number, name, label, label_if_missing):
+    """A file-tree action against its coreutils baseline (command 0 baseline, 1 kiln)."""
+    if f"{name}.missing" in values:
+        row(number, label_if_missing, "–", "not implemented yet", "–", "≤ 1.2×", None)
+        return
+    base, kiln = median(name, 0), median(name, 1)
+    r = ratio(kiln, base)
+    row(number, label, fmt_s(base), fmt_s(kiln), fmt_ratio(r), "≤ 1.2×", judge(r, lambda x: x <= 1.2))
+
+
+folder_row("5a", "copy", "CopyFolder of 20,000 small files (100 folders, tmpfs) vs `cp -a`",
+           "CopyFolder of 20,000 small files vs `cp -a`")
+folder_row("5b", "delete", "DeleteFolder (force) of the same tree (tmpfs) vs `rm -rf`",
+           "DeleteFolder of the same tree vs `rm -rf`")
 
 # 6. Network
 for action in ("S3Download", "WebDownload"):
