@@ -6,11 +6,23 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/document/source_map.h"
 
 namespace kiln {
+
+// What a step's failure does (onFailure): stop the run, go on with the run failed, or go
+// on as if the step had succeeded.
+enum class OnFailure { Abort, Continue, Ignore };
+std::string_view on_failure_name(OnFailure value);
+std::optional<OnFailure> parse_on_failure(std::string_view name);
+
+// What an `if` decides for its step (then/else): run it, skip it, or fail it (Abort).
+enum class Branch { Execute, Skip, Abort };
+std::string_view branch_name(Branch value);
+std::optional<Branch> parse_branch(std::string_view name);
 
 struct LoopSpec {
   std::string name;  // optional; "" when unnamed
@@ -25,7 +37,7 @@ struct StepSpec {
   std::string name;
   std::string action;
   int64_t timeout_seconds = 7200;  // -1: none
-  std::string on_failure = "Abort";
+  OnFailure on_failure = OnFailure::Abort;
   int64_t max_attempts = 1;
   bool has_inputs = false;
   nlohmann::json inputs;           // as written (plain scalars coerced), a map or a list

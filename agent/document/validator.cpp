@@ -430,7 +430,8 @@ void build_model(LoadedDocument& source, Document& out) {
       step.name = s["name"];
       step.action = s["action"];
       step.timeout_seconds = s.value("timeoutSeconds", int64_t{7200});
-      step.on_failure = s.value("onFailure", std::string("Abort"));
+      // The schema's enum has been checked: an unknown value cannot reach here.
+      step.on_failure = parse_on_failure(s.value("onFailure", std::string("Abort"))).value_or(OnFailure::Abort);
       step.max_attempts = s.value("maxAttempts", int64_t{1});
       if (step.action == "ExecuteDocument") step.timeout_seconds = -1, step.max_attempts = 1;
       step.has_inputs = s.contains("inputs") && !s["inputs"].is_null();

@@ -624,7 +624,7 @@ TEST_CASE("validator: the typed model of a valid document") {
   CHECK(say.name == "Say");
   CHECK(say.action == "ExecuteBash");
   CHECK(say.timeout_seconds == 7200);
-  CHECK(say.on_failure == "Abort");
+  CHECK(say.on_failure == kiln::OnFailure::Abort);
   CHECK(say.max_attempts == 1);
   CHECK(say.has_inputs);
   CHECK(say.inputs == json::parse(R"({"commands": ["echo {{ Greeting }}"]})"));
@@ -635,7 +635,7 @@ TEST_CASE("validator: the typed model of a valid document") {
 
   const StepSpec& tuned = doc.phases[0].steps[1];
   CHECK(tuned.timeout_seconds == 30);
-  CHECK(tuned.on_failure == "Ignore");
+  CHECK(tuned.on_failure == kiln::OnFailure::Ignore);
   CHECK(tuned.max_attempts == 3);
   CHECK(tuned.has_if);
   CHECK(tuned.if_condition == json::parse(R"({"fileExists": "/etc/hosts"})"));
