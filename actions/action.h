@@ -68,7 +68,21 @@ struct ActionEntry {
   ActionFunction run;
 };
 
-// The implemented actions, one explicit line each (actions/registry.cpp).
-const ActionEntry* find_action(std::string_view name);
+// The actions a run can use. The engine is given one (the built-in table of
+// actions/registry.h, or a table of fakes in the engine's tests) and knows no action
+// by name.
+class ActionTable {
+ public:
+  ActionTable(const ActionEntry* entries, size_t count) : entries_(entries), count_(count) {}
+  const ActionEntry* find(std::string_view name) const {
+    for (size_t i = 0; i < count_; ++i)
+      if (entries_[i].name == name) return &entries_[i];
+    return nullptr;
+  }
+
+ private:
+  const ActionEntry* entries_;
+  size_t count_;
+};
 
 }  // namespace kiln

@@ -1,6 +1,6 @@
 // Every implemented action, one line each. An action with a schema but no line here is
 // validated normally but refused by `run` before anything runs.
-#include "actions/action.h"
+#include "actions/registry.h"
 
 #include <array>
 
@@ -60,10 +60,11 @@ constexpr std::array kActions = {
 };
 }  // namespace
 
-const ActionEntry* find_action(std::string_view name) {
-  for (const auto& entry : kActions)
-    if (entry.name == name) return &entry;
-  return nullptr;
+const ActionTable& builtin_actions() {
+  static const ActionTable table(kActions.data(), kActions.size());
+  return table;
 }
+
+const ActionEntry* find_action(std::string_view name) { return builtin_actions().find(name); }
 
 }  // namespace kiln

@@ -1,12 +1,13 @@
 #include "agent/engine/run_setup.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "actions/action.h"
 #include "agent/document/expression.h"
 #include "agent/document/schema_registry.h"
 #include "agent/document/validator.h"
-#include "agent/engine/engine.h"
+#include "agent/document/yaml_loader.h"
 
 namespace kiln {
 namespace {
@@ -67,7 +68,7 @@ Diagnostics bind_variables(const Document& doc, const std::map<std::string, std:
 }
 
 Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& phases,
-                           const std::set<std::string>& blocked_actions) {
+                           const std::set<std::string>& blocked_actions, const ActionTable& actions) {
   Diagnostics out;
   for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
     const PhaseSpec& phase = doc.phases[pi];
@@ -78,7 +79,7 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
         out.push_back({Severity::Error, doc.source.at(action_pointer),
                        "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
                        "remove it from --blocked-action-modules, or run other phases"});
-      } else if (!find_action(step.action)) {
+      } else if (!actions.find(step.action)) {
         const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
         bool other_platform = schema && !schema->supports(host_platform());
         out.push_back(
@@ -101,6 +102,55 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
     }
   }
   return out;
+}
+
+namespace {
+
+bool is_remote(const std::string& location) {
+  for (const char* scheme : {"s3://", "arn:", "http://", "https://"})
+    if (location.rfind(scheme, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+bool load_document(const std::string& path, const std::string& platform, bool strict, PreparedDocument& out,
+                   Diagnostics& diagnostics) {
+  if (is_remote(path)) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0},
+                           "remote documents (S3, ARN, URL) are not supported by this build yet",
+                           "download the document and pass its local path"});
+    return false;
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document", "pass a .yml/.yaml/.json file"});
+    return false;
+  }
+  LoadedDocument loaded;
+  bool read = load_yaml_file(path, loaded, diagnostics);
+  out.text = loaded.text;
+  if (!read) return false;
+  ValidateOptions validate;
+  validate.platform = platform;
+  validate.strict = strict;
+  Diagnostics found = validate_document(std::move(loaded), validate, out.document);
+  bool valid = !has_errors(found);
+  diagnostics.insert(diagnostics.end(), found.begin(), found.end());
+  return valid;
+}
+
+PrepareResult prepare_document(const std::string& path, const std::map<std::string, std::string>& given,
+                               const PrepareOptions& options, PreparedDocument& out, Diagnostics& diagnostics) {
+  if (!load_document(path, options.platform, options.strict, out, diagnostics)) return PrepareResult::Invalid;
+  Diagnostics refused = options.actions ? check_runnable(out.document, options.phases, options.blocked_actions,
+                                                         *options.actions)
+                                        : Diagnostics{{Severity::Error, {path, 0, 0}, "no actions to run with", ""}};
+  Diagnostics unbound = bind_variables(out.document, given, out.variables);
+  diagnostics.insert(diagnostics.end(), refused.begin(), refused.end());
+  diagnostics.insert(diagnostics.end(), unbound.begin(), unbound.end());
+  if (has_errors(unbound)) return PrepareResult::MissingValue;
+  return has_errors(refused) ? PrepareResult::NotRunnable : PrepareResult::Ready;
 }
 
 }  // namespace kiln

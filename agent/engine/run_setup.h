@@ -3,8 +3,11 @@
 // parameters, of which the secret ones are masked in every log from then on.
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "actions/action.h"
 
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
@@ -19,6 +22,45 @@ bool phase_selected(const std::vector<std::string>& phases, const std::string& n
 // each parameter with neither.
 Diagnostics bind_variables(const Document& doc, const std::map<std::string, std::string>& given,
                            std::map<std::string, std::string>& variables);
+
+// Checks what validation cannot: that every action the selected phases use is in
+// `actions` and not blocked.
+Diagnostics check_runnable(const Document& document, const std::vector<std::string>& phases,
+                           const std::set<std::string>& blocked_actions, const ActionTable& actions);
+
+// How documents are read for a run: the same for the documents on the command line and
+// for an ExecuteDocument child (so --strict, the platform and blocked actions reach both).
+struct PrepareOptions {
+  std::string platform;
+  bool strict = false;
+  std::vector<std::string> phases;  // empty: all
+  std::set<std::string> blocked_actions;
+  const ActionTable* actions = nullptr;
+};
+
+enum class PrepareResult {
+  Ready,
+  Invalid,       // unreadable or invalid (exit code 3)
+  NotRunnable,   // valid, but an action is blocked or not implemented here (exit code 3)
+  MissingValue,  // a parameter has neither a default nor a value (a usage error, exit code 2)
+};
+
+struct PreparedDocument {
+  Document document;
+  std::map<std::string, std::string> variables;  // parameters and constants, bound
+  std::string text;                              // as read, to quote lines in diagnostics
+};
+
+// Reads and validates one document (a local file: remote locations and folders are
+// refused). True when it has no errors; every diagnostic is appended.
+bool load_document(const std::string& path, const std::string& platform, bool strict, PreparedDocument& out,
+                   Diagnostics& diagnostics);
+
+// Reads, validates and binds one document: a local file (remote locations and folders
+// are refused), checked against the schemas, then check_runnable, then bind_variables.
+// Every diagnostic (warnings too) is appended to `diagnostics`.
+PrepareResult prepare_document(const std::string& path, const std::map<std::string, std::string>& given,
+                               const PrepareOptions& options, PreparedDocument& out, Diagnostics& diagnostics);
 
 // Values of parameters marked secret are masked from then on.
 void add_secrets(const Document& doc, const std::map<std::string, std::string>& variables, SecretMasker& masker);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/state/execution_store.h"
 #include "agent/state/run_state.h"
 #include "tests/support/test_support.h"
 
@@ -112,7 +113,8 @@ TEST_CASE("journal: replay rebuilds finished steps, if verdicts, loop progress, 
       {{"type", "reboot"}, {"key", "k2"}, {"attempt", 2}, {"resumeAt", "same"}},
   };
   RunState state = RunState::replay(records);
-  CHECK(state.header["executionId"] == "e");
+  REQUIRE(state.header.has_value());
+  CHECK(state.header->execution_id == "e");
   CHECK(state.steps["k1"].finished);
   CHECK(state.steps["k2"].condition.has_value());
   CHECK(state.steps["k2"].attempt == 2);
@@ -131,10 +133,12 @@ TEST_CASE("journal: replay rebuilds finished steps, if verdicts, loop progress, 
 TEST_CASE("state directory: a folder other users can write to is refused") {
   kiln::test::TempDir dir;
   std::string state = dir.file("state");
-  CHECK(kiln::check_state_directory(state).empty());
+  kiln::ExecutionStore store;
+  std::string note;
+  CHECK(store.open(state, true, note).empty());
   CHECK((std::filesystem::status(state).permissions() & std::filesystem::perms::all) == std::filesystem::perms::owner_all);
   std::filesystem::permissions(state, std::filesystem::perms::others_write, std::filesystem::perm_options::add);
-  CHECK(kiln::check_state_directory(state).find("writable by other users") != std::string::npos);
+  CHECK(store.open(state, true, note).find("writable by other users") != std::string::npos);
   std::filesystem::create_directory_symlink(dir.path(), dir.file("link"));
-  CHECK(kiln::check_state_directory(dir.file("link")).find("symlink") != std::string::npos);
+  CHECK(store.open(dir.file("link"), true, note).find("symlink") != std::string::npos);
 }

@@ -78,7 +78,7 @@ TEST_CASE("crash: SIGKILL at random moments, resumed each time: every step runs,
         ++kills_here;
         // The state must be readable after every kill.
         std::vector<nlohmann::json> records;
-        std::string folder = kiln::execution_folder(dir.file("state"), id);
+        std::string folder = dir.file("state") + "/" + id;
         if (std::filesystem::exists(folder + "/journal")) {
           kiln::RunJournal journal;
           std::string error = journal.open(folder);

@@ -27,7 +27,7 @@ JournalLook run_and_look(const kiln::test::TempDir& dir, const std::string& name
       {"run", "-d", doc, "-l", dir.file(name + "-logs"), "-s", state, "-i", name});
   INFO(result.out << result.err);
   REQUIRE(result.exit_code == 0);
-  std::string folder = kiln::execution_folder(state, name);
+  std::string folder = state + "/" + name;
   JournalLook look;
   look.bytes = std::filesystem::file_size(folder + "/journal");
   kiln::RunJournal journal;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "actions/action.h"
+#include "actions/registry.h"
 #include "tests/e2e/e2e_helpers.h"
 
 using kiln::e2e::run_yaml;

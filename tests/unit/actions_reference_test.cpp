@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "actions/action.h"
+#include "actions/registry.h"
 #include "agent/document/schema_registry.h"
 #include "tests/support/test_support.h"
 

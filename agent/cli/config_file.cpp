@@ -1,0 +1,102 @@
+#include "agent/cli/config_file.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "agent/document/suggest.h"
+#include "agent/document/yaml_loader.h"
+
+namespace kiln {
+namespace {
+
+bool is_remote(const std::string& location) {
+  for (const char* scheme : {"s3://", "arn:", "http://", "https://"})
+    if (location.rfind(scheme, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
+  auto& per_document = cli.document_parameters;
+  if (is_remote(path)) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote config files are not supported by this build yet",
+                           "download it and pass its local path"});
+    return false;
+  }
+  LoadedDocument config;
+  bool ok = load_yaml_file(path, config, diagnostics);
+  sources.texts[path] = config.text;
+  if (!ok) return false;
+  static const std::vector<std::string> known = {
+      "documents",      "parameters",     "phases",          "executionId",       "executonId",
+      "logDirectory",   "logS3BucketName", "logS3KeyPrefix", "logS3BucketOwner",  "cwLogGroup",
+      "cwLogStream",    "cwLogRegion",    "cwIgnoreFailures", "documentS3BucketOwner", "stateDirectory", "trace"};
+  auto fail = [&](const std::string& pointer, std::string message, std::string hint) {
+    diagnostics.push_back({Severity::Error, config.at(pointer), std::move(message), std::move(hint)});
+  };
+  const nlohmann::json& root = config.root;
+  if (!root.is_object()) {
+    fail("", "the config file must be a JSON object", "see docs/CLI.md for the keys");
+    return false;
+  }
+  auto text = [&](const char* key, std::string& target) {
+    if (!root.contains(key)) return;
+    if (!root[key].is_string()) return fail(std::string("/") + key, std::string(key) + " must be a string", "");
+    if (target.empty()) target = root[key].get<std::string>();  // a command-line flag wins
+  };
+  for (const auto& [key, value] : root.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string guess = nearest(key, known);
+      diagnostics.push_back({Severity::Error, config.key_at("/" + key), "unknown config key '" + key + "'",
+                             guess.empty() ? "allowed keys: " + join_words(known) : "did you mean '" + guess + "'?"});
+    }
+  auto read_pairs = [&](const nlohmann::json& list, const std::string& pointer, std::map<std::string, std::string>& out) {
+    if (!list.is_array()) return fail(pointer, "parameters must be a list of {\"name\", \"value\"}", "");
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& p = list[i];
+      if (!p.is_object() || !p.contains("name") || !p.contains("value") || !p["name"].is_string() || !p["value"].is_string())
+        fail(pointer + "/" + std::to_string(i), "a parameter needs a string \"name\" and a string \"value\"", "");
+      else
+        out[p["name"]] = p["value"];
+    }
+  };
+  if (!root.contains("documents") || !root["documents"].is_array() || root["documents"].empty()) {
+    fail(root.contains("documents") ? "/documents" : "", "the config file needs a non-empty \"documents\" list",
+         "\"documents\": [{\"path\": \"component.yml\"}]");
+  } else {
+    for (size_t i = 0; i < root["documents"].size(); ++i) {
+      const auto& d = root["documents"][i];
+      std::string pointer = "/documents/" + std::to_string(i);
+      if (!d.is_object() || !d.contains("path") || !d["path"].is_string()) {
+        fail(pointer, "each document needs a \"path\"", "");
+        continue;
+      }
+      std::string document = d["path"];
+      // Relative paths are relative to the config file's folder, then to the working folder.
+      std::filesystem::path candidate = std::filesystem::path(path).parent_path() / document;
+      std::error_code ec;
+      if (std::filesystem::path(document).is_relative() && std::filesystem::exists(candidate, ec) &&
+          !std::filesystem::exists(document, ec))
+        document = candidate.string();
+      cli.documents.push_back(document);
+      per_document.emplace_back();
+      if (d.contains("parameters")) read_pairs(d["parameters"], pointer + "/parameters", per_document.back());
+    }
+  }
+  if (root.contains("parameters")) read_pairs(root["parameters"], "/parameters", cli.parameters);
+  std::string phases;
+  text("phases", phases);
+  if (cli.phases.empty()) cli.phases = split_comma_list(phases);
+  text("executionId", cli.execution_id);
+  text("executonId", cli.execution_id);
+  text("logDirectory", cli.log_directory);
+  text("stateDirectory", cli.state_directory);
+  if (root.contains("trace") && root["trace"].is_boolean() && root["trace"].get<bool>()) cli.trace = true;
+  for (const char* key : {"logS3BucketName", "logS3KeyPrefix", "logS3BucketOwner", "cwLogGroup", "cwLogStream",
+                          "cwLogRegion", "documentS3BucketOwner"})
+    if (root.contains(key)) cli.unsupported.push_back(std::string("\"") + key + "\" in the config file");
+  return !has_errors(diagnostics);
+}
+
+}  // namespace kiln

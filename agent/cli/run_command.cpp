@@ -1,0 +1,278 @@
+// `kiln run` and `kiln resume`: flags -> prepared documents -> an execution opened in
+// the state directory (new, resumed, or already finished) -> the engine -> the reboot
+// the run asked for.
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "actions/registry.h"
+#include "agent/cli/commands.h"
+#include "agent/cli/config_file.h"
+#include "agent/cli/source_texts.h"
+#include "agent/document/suggest.h"
+#include "agent/document/validator.h"
+#include "agent/engine/engine.h"
+#include "agent/engine/run_setup.h"
+#include "agent/state/execution_store.h"
+#include "agent/sys/host.h"
+#include "agent/sys/reboot.h"
+
+namespace kiln {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_stop_signal(int) { g_cancel.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
+std::string sha256_hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 0xF]};
+  return out;
+}
+
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "kiln" : p.string();
+}
+
+// --config, or --documents and --parameters; 0 or the exit code of a usage error.
+int read_run_arguments(CliOptions& cli, SourceTexts& sources) {
+  Diagnostics diagnostics;
+  if (!cli.config.empty()) {
+    if (!cli.documents.empty() || cli.parameters_given) {
+      std::cerr << "kiln: --config cannot be combined with --documents or --parameters (put them in the file)\n";
+      return 2;
+    }
+    if (!read_config(cli.config, cli, diagnostics, sources)) {
+      print_diagnostics(diagnostics, sources);
+      return 2;
+    }
+  } else if (cli.documents.empty()) {
+    std::cerr << "kiln: run needs --documents or --config\n" << usage_text("kiln");
+    return 2;
+  }
+  if (!cli.unsupported.empty()) {
+    std::cerr << "kiln: not supported by this build yet: " << join_words(cli.unsupported)
+              << " (S3 log upload and CloudWatch streaming are planned)\n";
+    return 2;
+  }
+  cli.document_parameters.resize(cli.documents.size());
+  return 0;
+}
+
+// Prepares every document (all of them, so every problem is reported at once) and the
+// run's identity; 0 or the exit code (3 invalid, 2 a parameter without a value).
+int prepare_documents(const CliOptions& cli, const PrepareOptions& prepare, std::vector<DocumentToRun>& documents,
+                      RunIdentity& identity, SourceTexts& sources) {
+  Diagnostics diagnostics;
+  bool invalid = false, missing_value = false, unrunnable = false;
+  for (size_t i = 0; i < cli.documents.size(); ++i) {
+    std::map<std::string, std::string> given = cli.parameters;
+    for (const auto& [k, v] : cli.document_parameters[i]) given[k] = v;
+    PreparedDocument prepared;
+    PrepareResult result = prepare_document(cli.documents[i], given, prepare, prepared, diagnostics);
+    sources.texts[cli.documents[i]] = prepared.text;
+    invalid = invalid || result == PrepareResult::Invalid;
+    unrunnable = unrunnable || result == PrepareResult::NotRunnable;
+    missing_value = missing_value || result == PrepareResult::MissingValue;
+    identity.documents.push_back({absolute(cli.documents[i]), sha256_hex(prepared.text)});
+    documents.push_back({std::move(prepared.document), std::move(prepared.variables)});
+  }
+  print_diagnostics(diagnostics, sources);
+  if (invalid) return 3;
+  if (missing_value) return 2;
+  return unrunnable ? 3 : 0;
+}
+
+RunArguments run_arguments(const CliOptions& cli) {
+  RunArguments args;
+  for (const auto& d : cli.documents) args.documents.push_back(absolute(d));
+  args.phases = cli.phases;
+  args.parameters = cli.parameters;
+  args.document_parameters = cli.document_parameters;
+  args.blocked_actions = cli.blocked_actions;
+  args.log_directory = absolute(cli.log_directory.empty() ? "." : cli.log_directory);
+  return args;
+}
+
+RunHeader run_header(const CliOptions& cli, const std::string& execution_id, const RunIdentity& identity) {
+  RunHeader header;
+  header.execution_id = execution_id;
+  header.identity = identity;
+  header.cwd = absolute(".");
+  header.kiln_version = KILN_VERSION;
+  header.reboot_mode = parse_reboot_mode(cli.reboot_mode).value_or(RebootMode::System);
+  header.max_reboots = cli.max_reboots;
+  header.reboot_command = cli.reboot_command;
+  header.resume_trigger = cli.resume_trigger;
+  header.trace = cli.trace;
+  return header;
+}
+
+// Opens the execution to run: 0 with `execution` set, or the exit code to return.
+int open_execution(const CliOptions& cli, const ExecutionStore& store, const RunIdentity& identity,
+                   std::unique_ptr<OpenExecution>& execution) {
+  // Re-run after a reboot without --execution-id (as SSM does): resume the execution
+  // that asked for the reboot, if it was started with the same documents and arguments.
+  std::string id = cli.execution_id;
+  if (id.empty()) id = store.find_awaiting_reboot(identity);
+  if (id.empty()) id = sys::random_uuid();
+  OpenResult opened = store.open_execution(id, identity);
+  for (const auto& note : opened.notes) std::cerr << "kiln: " << note << "\n";
+  switch (opened.kind) {
+    case OpenResult::Kind::Opened:
+      if (opened.execution->resume()) std::cerr << "kiln: resuming execution " << id << "\n";
+      execution = std::move(opened.execution);
+      return 0;
+    case OpenResult::Kind::AlreadyFinished:
+      std::cerr << "kiln: execution " << id
+                << " already finished; its result follows (use another --execution-id to run again)\n";
+      std::cout << opened.finished.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+      return opened.finished.exit_code;
+    case OpenResult::Kind::Busy:
+    case OpenResult::Kind::IdentityChanged:
+      std::cerr << "kiln: " << opened.message << "\n";
+      return 2;
+    case OpenResult::Kind::Failed:
+      break;
+  }
+  std::cerr << "kiln: " << opened.message << "\n";
+  return 1;
+}
+
+// After the run: disarm the resume trigger once nothing is left to resume, or arm it
+// and reboot (--reboot-mode system). Returns the exit code.
+int after_run(const CliOptions& cli, const ExecutionStore& store, const RunOutcome& outcome) {
+  sys::RebootSettings reboot = sys::reboot_settings_from_environment();
+  reboot.trigger = cli.resume_trigger;
+  if (!cli.reboot_command.empty()) reboot.command = cli.reboot_command;
+  const std::string& state_directory = store.directory();
+  if (outcome.finished && sys::resume_trigger_exists(reboot, state_directory) && !store.has_unfinished())
+    sys::remove_resume_trigger(reboot, state_directory);
+  if (!outcome.rebooting || cli.reboot_mode != "system") return outcome.exit_code;
+  sys::ResumeTrigger armed;
+  if (std::string error = sys::arm_resume_trigger(reboot, self_path(), state_directory, armed); !error.empty()) {
+    std::cerr << "kiln: " << error << "; not rebooting (the execution stays resumable)\n";
+    return 1;
+  }
+  std::cerr << "kiln: rebooting with '" << reboot.command << "' (resume trigger: " << armed.kind << ")\n";
+  if (std::string error = sys::run_reboot_command(reboot.command); !error.empty()) {
+    std::cerr << "kiln: " << error << " (the execution stays resumable)\n";
+    return 1;
+  }
+  return outcome.exit_code;
+}
+
+}  // namespace
+
+int command_run(CliOptions cli) {
+  SourceTexts sources;
+  if (int code = read_run_arguments(cli, sources)) return code;
+  PrepareOptions prepare{host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions()};
+  std::vector<DocumentToRun> documents;
+  RunIdentity identity{run_arguments(cli), {}};
+  if (int code = prepare_documents(cli, prepare, documents, identity, sources)) return code;
+
+  ExecutionStore store;
+  std::string note;
+  bool given = !cli.state_directory.empty();
+  if (std::string error = store.open(given ? cli.state_directory : default_state_directory(), given, note);
+      !error.empty()) {
+    std::cerr << "kiln: " << error << "\n";
+    return 2;
+  }
+  if (!note.empty()) std::cerr << "kiln: " << note << "\n";
+  std::unique_ptr<OpenExecution> execution;
+  if (int code = open_execution(cli, store, identity, execution); !execution) return code;
+
+  RunOptions options;
+  options.phases = cli.phases;
+  options.execution_id = execution->id();
+  options.log_directory = cli.log_directory.empty() ? "." : cli.log_directory;
+  options.platform = prepare.platform;
+  options.blocked_actions = cli.blocked_actions;
+  options.strict = cli.strict;
+  options.trace = cli.trace;
+  options.progress = ::isatty(STDERR_FILENO);
+  options.max_reboots = cli.max_reboots;
+  options.actions = &builtin_actions();
+  RunPersistence persistence{&execution->journal(), execution->resume(), run_header(cli, execution->id(), identity)};
+  install_signal_handlers();
+  execution->set_phase(ExecutionPhase::Running);
+  RunOutcome outcome = run_documents(documents, options, &g_cancel, persistence);
+  execution->set_phase(outcome.finished    ? ExecutionPhase::Finished
+                       : outcome.rebooting ? ExecutionPhase::AwaitingReboot
+                                           : ExecutionPhase::Interrupted);
+  print_diagnostics(outcome.diagnostics, sources);
+  if (!outcome.summary.is_null())
+    std::cout << outcome.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  return after_run(cli, store, outcome);
+}
+
+// `kiln resume`: continues every unfinished execution of a state directory, each with
+// the arguments it was started with (this is what the boot trigger runs).
+int command_resume(const CliOptions& cli) {
+  ExecutionStore store;
+  store.open_for_reading(cli.state_directory.empty() ? default_state_directory() : cli.state_directory);
+  int result = 0, resumed = 0;
+  for (const auto& e : store.list()) {
+    if (!e.error.empty()) {
+      std::cerr << "kiln: " << e.error << "\n";
+      result = 1;
+      continue;
+    }
+    if (e.state.finished || !e.state.header || e.locked) continue;
+    const RunHeader& header = *e.state.header;
+    const RunArguments& args = header.identity.args;
+    CliOptions again;
+    again.command = "run";
+    again.documents = args.documents;
+    again.phases = args.phases;
+    again.parameters = args.parameters;
+    again.document_parameters = args.document_parameters;
+    again.blocked_actions = args.blocked_actions;
+    again.log_directory = args.log_directory;
+    again.execution_id = header.execution_id;
+    again.state_directory = store.directory();
+    again.reboot_mode = std::string(reboot_mode_name(header.reboot_mode));
+    again.max_reboots = header.max_reboots;
+    again.reboot_command = header.reboot_command;
+    again.resume_trigger = header.resume_trigger;
+    again.trace = header.trace;
+    std::error_code ec;
+    std::filesystem::current_path(header.cwd, ec);
+    std::cerr << "kiln: resuming " << again.execution_id << "\n";
+    ++resumed;
+    int code = command_run(again);
+    if (code == 194) return 194;  // the machine is rebooting; the trigger will call us again
+    if (code != 0) result = code;
+  }
+  if (resumed == 0) std::cerr << "kiln: nothing to resume in " << store.directory() << "\n";
+  return result;
+}
+
+}  // namespace kiln
