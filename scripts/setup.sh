@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libboost-dev libboost-program-options-dev libspdlog-dev nlohmann-json3-dev
-  libssl-dev libre2-dev doctest-dev libarchive-dev
+  libssl-dev libre2-dev doctest-dev libarchive-dev strace
 )
 missing=()
 for p in "${packages[@]}"; do
