@@ -17,8 +17,38 @@ bool is_remote(const std::string& location) {
 
 }  // namespace
 
-bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
+// The "documents" list: each {path, parameters}; a relative path is relative to the
+// config file's folder when the file is there, else to the working folder.
+template <typename Fail, typename ReadPairs>
+void read_documents(const std::string& path, const nlohmann::json& root, Fail& fail, ReadPairs& read_pairs,
+                    CliOptions& cli) {
   auto& per_document = cli.document_parameters;
+  if (!root.contains("documents") || !root["documents"].is_array() || root["documents"].empty()) {
+    fail(root.contains("documents") ? "/documents" : "", "the config file needs a non-empty \"documents\" list",
+         "\"documents\": [{\"path\": \"component.yml\"}]");
+  } else {
+    for (size_t i = 0; i < root["documents"].size(); ++i) {
+      const auto& d = root["documents"][i];
+      std::string pointer = "/documents/" + std::to_string(i);
+      if (!d.is_object() || !d.contains("path") || !d["path"].is_string()) {
+        fail(pointer, "each document needs a \"path\"", "");
+        continue;
+      }
+      std::string document = d["path"];
+      // Relative paths are relative to the config file's folder, then to the working folder.
+      std::filesystem::path candidate = std::filesystem::path(path).parent_path() / document;
+      std::error_code ec;
+      if (std::filesystem::path(document).is_relative() && std::filesystem::exists(candidate, ec) &&
+          !std::filesystem::exists(document, ec))
+        document = candidate.string();
+      cli.documents.push_back(document);
+      per_document.emplace_back();
+      if (d.contains("parameters")) read_pairs(d["parameters"], pointer + "/parameters", per_document.back());
+    }
+  }
+}
+
+bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
   if (is_remote(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote config files are not supported by this build yet",
                            "download it and pass its local path"});
@@ -61,29 +91,7 @@ bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnost
         out[p["name"]] = p["value"];
     }
   };
-  if (!root.contains("documents") || !root["documents"].is_array() || root["documents"].empty()) {
-    fail(root.contains("documents") ? "/documents" : "", "the config file needs a non-empty \"documents\" list",
-         "\"documents\": [{\"path\": \"component.yml\"}]");
-  } else {
-    for (size_t i = 0; i < root["documents"].size(); ++i) {
-      const auto& d = root["documents"][i];
-      std::string pointer = "/documents/" + std::to_string(i);
-      if (!d.is_object() || !d.contains("path") || !d["path"].is_string()) {
-        fail(pointer, "each document needs a \"path\"", "");
-        continue;
-      }
-      std::string document = d["path"];
-      // Relative paths are relative to the config file's folder, then to the working folder.
-      std::filesystem::path candidate = std::filesystem::path(path).parent_path() / document;
-      std::error_code ec;
-      if (std::filesystem::path(document).is_relative() && std::filesystem::exists(candidate, ec) &&
-          !std::filesystem::exists(document, ec))
-        document = candidate.string();
-      cli.documents.push_back(document);
-      per_document.emplace_back();
-      if (d.contains("parameters")) read_pairs(d["parameters"], pointer + "/parameters", per_document.back());
-    }
-  }
+  read_documents(path, root, fail, read_pairs, cli);
   if (root.contains("parameters")) read_pairs(root["parameters"], "/parameters", cli.parameters);
   std::string phases;
   text("phases", phases);

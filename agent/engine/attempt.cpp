@@ -92,56 +92,64 @@ AttemptResult Execution::run_attempt(StepRun& s, int64_t attempt) {
       make_valid_utf8(action.outputs);
       make_valid_utf8(action.failure_message);
     }
-    append_inputs(result.inputs, inputs);
-    if (!action.detailed_output.is_null()) result.detailed_output.push_back(action.detailed_output);
-    if (action.reboot_requested) {
-      result.end = AttemptEnd::Reboot;
-      result.failure = rebooting_ ? "a child document requested a reboot" : "exit code 194 requested a reboot";
-      return result;
-    }
-    if (stopping() && !action.success) {
-      result.end = AttemptEnd::Stopped;
-      result.failure = action.failure_message;
-      return result;
-    }
-    if (!action.success) {
-      result.end = AttemptEnd::Failed;
-      if (step.loop) {
-        result.loop["failedIterations"].push_back(i);
-        result.failure = action.timed_out
-                             ? "the loop timed out at iteration " + std::to_string(i) + ": " + action.failure_message
-                             : "loop iteration " + std::to_string(i) + " failed: " + action.failure_message;
-      } else {
-        result.failure = action.failure_message;
-        result.outputs = std::move(action.outputs);  // kept: exitCode/stderr explain the failure
-      }
-      return result;
-    }
-    bool last = i + 1 == frames.size();
-    if (step.loop && !last)
-      save(IterationRecord{s.key, attempt, static_cast<int64_t>(i), inputs, action.outputs, action.detailed_output});
-    if (step.loop)
-      merge_outputs(result.outputs, action.outputs);
-    else
-      result.outputs = std::move(action.outputs);
-    if (action.reboot_after_step) {
-      if (last) {
-        result.reboot_after_step = true;  // the step is done; reboot after recording it
-      } else {
-        // A Reboot inside a loop: this iteration is done; after the reboot the loop
-        // goes on with the next one.
-        result.end = AttemptEnd::Reboot;
-        result.failure = "Reboot action (loop iteration " + std::to_string(i) + ")";
-        return result;
-      }
-    }
-    if (!journal_error_.empty()) {
-      result.end = AttemptEnd::Stopped;
-      result.failure = journal_error_;
-      return result;
-    }
+    if (!end_iteration(s, action, inputs, attempt, i, i + 1 == frames.size(), result)) return result;
   }
   return result;
+}
+
+// What one iteration's action result means for the attempt; false when the attempt
+// ends here (a failure, a reboot, a stop).
+bool Execution::end_iteration(StepRun& s, ActionResult& action, const nlohmann::json& inputs, int64_t attempt,
+                              size_t i, bool last, AttemptResult& result) {
+  const StepSpec& step = s.spec;
+  append_inputs(result.inputs, inputs);
+  if (!action.detailed_output.is_null()) result.detailed_output.push_back(action.detailed_output);
+  if (action.reboot_requested) {
+    result.end = AttemptEnd::Reboot;
+    result.failure = rebooting_ ? "a child document requested a reboot" : "exit code 194 requested a reboot";
+    return false;
+  }
+  if (stopping() && !action.success) {
+    result.end = AttemptEnd::Stopped;
+    result.failure = action.failure_message;
+    return false;
+  }
+  if (!action.success) {
+    result.end = AttemptEnd::Failed;
+    if (step.loop) {
+      result.loop["failedIterations"].push_back(i);
+      result.failure = action.timed_out
+                           ? "the loop timed out at iteration " + std::to_string(i) + ": " + action.failure_message
+                           : "loop iteration " + std::to_string(i) + " failed: " + action.failure_message;
+    } else {
+      result.failure = action.failure_message;
+      result.outputs = std::move(action.outputs);  // kept: exitCode/stderr explain the failure
+    }
+    return false;
+  }
+  if (step.loop && !last)
+    save(IterationRecord{s.key, attempt, static_cast<int64_t>(i), inputs, action.outputs, action.detailed_output});
+  if (step.loop)
+    merge_outputs(result.outputs, action.outputs);
+  else
+    result.outputs = std::move(action.outputs);
+  if (action.reboot_after_step) {
+    if (last) {
+      result.reboot_after_step = true;  // the step is done; reboot after recording it
+    } else {
+      // A Reboot inside a loop: this iteration is done; after the reboot the loop
+      // goes on with the next one.
+      result.end = AttemptEnd::Reboot;
+      result.failure = "Reboot action (loop iteration " + std::to_string(i) + ")";
+      return false;
+    }
+  }
+  if (!journal_error_.empty()) {
+    result.end = AttemptEnd::Stopped;
+    result.failure = journal_error_;
+    return false;
+  }
+  return true;
 }
 
 ActionResult Execution::invoke(StepRun& s, const ActionEntry& entry, const nlohmann::json& inputs,

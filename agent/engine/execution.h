@@ -125,6 +125,8 @@ class Execution {
   static nlohmann::json base_record(const StepSpec& step);
 
   AttemptResult run_attempt(StepRun& s, int64_t attempt);  // attempt.cpp
+  bool end_iteration(StepRun& s, ActionResult& action, const nlohmann::json& inputs, int64_t attempt, size_t i,
+                     bool last, AttemptResult& result);
   ActionResult invoke(StepRun& s, const ActionEntry& entry, const nlohmann::json& inputs,
                       const std::optional<Clock::time_point>& deadline, int64_t attempt, size_t iteration);
   ChildDocumentResult run_child(DocumentRun& parent, const StepSpec& step, const std::string& key_prefix,
