@@ -87,7 +87,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   Execution execution(log, options, cancel, persistence);
   start_run(execution, log, options, persistence, documents);
   std::string start_time = resume && resume->header ? resume->header->start_time : utc_timestamp();
-  nlohmann::json run = {{"executionId", options.execution_id}, {"status", "success"}, {"startTime", start_time},
+  nlohmann::json run = {{"executionId", options.execution_id}, {"status", status_name(Status::Success)}, {"startTime", start_time},
                         {"endTime", ""}, {"failureMessage", ""}, {"documents", nlohmann::json::array()}};
   Counters counters;
   StatusTally tally;

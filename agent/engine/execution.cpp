@@ -40,7 +40,7 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
                                        Counters& counters) {
   const Document& doc = run.doc;
   nlohmann::json record = {{"name", doc.name},   {"filePath", doc.source.path},  {"description", doc.description},
-                           {"status", "success"}, {"startTime", utc_timestamp()}, {"endTime", ""},
+                           {"status", status_name(Status::Success)}, {"startTime", utc_timestamp()}, {"endTime", ""},
                            {"failureMessage", ""}, {"phases", nlohmann::json::array()}};
   reporter_.document_started(doc.source.path, run.execution_id);
   StatusTally tally;
@@ -48,7 +48,7 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
   for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
     const PhaseSpec& phase = doc.phases[pi];
     if (!phase_selected(phases, phase.name)) continue;
-    nlohmann::json phase_record = {{"name", phase.name}, {"status", "success"},  {"startTime", utc_timestamp()},
+    nlohmann::json phase_record = {{"name", phase.name}, {"status", status_name(Status::Success)}, {"startTime", utc_timestamp()},
                                    {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
     Status status = run_phase(run, pi, counters, phase_record, stopped);
     phase_record["status"] = status_name(status);
@@ -97,11 +97,11 @@ Status Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlo
 
 nlohmann::json Execution::not_run_document_record(const Document& doc, const std::vector<std::string>& phases) {
   nlohmann::json record = {{"name", doc.name},       {"filePath", doc.source.path}, {"description", doc.description},
-                           {"status", "notRun"},     {"startTime", ""},             {"endTime", ""},
+                           {"status", status_name(Status::NotRun)}, {"startTime", ""},             {"endTime", ""},
                            {"failureMessage", ""},   {"phases", nlohmann::json::array()}};
   for (const auto& phase : doc.phases) {
     if (!phase_selected(phases, phase.name)) continue;
-    nlohmann::json p = {{"name", phase.name}, {"status", "notRun"},   {"startTime", ""},
+    nlohmann::json p = {{"name", phase.name}, {"status", status_name(Status::NotRun)}, {"startTime", ""},
                         {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
     for (const auto& step : phase.steps) p["steps"].push_back(base_record(step));
     record["phases"].push_back(std::move(p));
@@ -114,7 +114,7 @@ nlohmann::json Execution::base_record(const StepSpec& step) {
   nlohmann::json r = nlohmann::json::object();
   r["name"] = step.name;
   r["action"] = step.action;
-  r["status"] = "notRun";
+  r["status"] = status_name(Status::NotRun);
   r["failureMessage"] = "";
   r["timeoutSeconds"] = step.timeout_seconds;
   r["onFailure"] = on_failure_name(step.on_failure);

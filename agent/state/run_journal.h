@@ -5,7 +5,7 @@
 // with a clear message, never silently ignored. Compaction rewrites it through a
 // temporary file, fsync and rename, so it is always either the old or the new file.
 //
-// Line format: <16 hex digits of SHA-256(json)> <json>\n
+// Line format: <16 hex digits of SHA-256(json)> <json>\n; the record kinds are in records.h.
 #pragma once
 #include <chrono>
 #include <nlohmann/json.hpp>
