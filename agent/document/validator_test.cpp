@@ -683,4 +683,51 @@ TEST_CASE("validator: a document that is not a mapping") {
   CHECK(errors[0].location.line == 1);
 }
 
+TEST_CASE("validator: each diagnostic carries a code that says what kind of problem it is") {
+  // A type, an enum and an unknown key: schema problems; the unknown key has its own code.
+  Validated v = validate(kHead + bash_step("A", "echo", "        timeoutSecond: 5\n") +
+                         bash_step("B", "echo", "        maxAttempts: zero\n") +
+                         bash_step("C", "echo", "        onFailure: abort\n") + bash_step("C") +
+                         bash_step("D", "echo {{ Missing }}"));
+  INFO(v.shown());
+  auto code_of = [&](const std::string& text) {
+    const Diagnostic* d = v.find(text);
+    REQUIRE_MESSAGE(d != nullptr, text);
+    return d->code;
+  };
+  CHECK(code_of("unknown key 'timeoutSecond'") == DiagnosticCode::UnknownKey);
+  CHECK(code_of("'maxAttempts' must be") == DiagnosticCode::Schema);
+  CHECK(code_of("'onFailure' must be one of") == DiagnosticCode::Schema);
+  CHECK(code_of("duplicate step name 'C'") == DiagnosticCode::Semantic);
+  CHECK(code_of("undeclared parameter or constant 'Missing'") == DiagnosticCode::Semantic);
+
+  // Warnings have a code too.
+  Validated warned = valid(kHead + bash_step("S", "echo {{ loop.value }}"));
+  REQUIRE(warned.diagnostics.size() == 1);
+  CHECK(warned.diagnostics[0].severity == Severity::Warning);
+  CHECK(warned.diagnostics[0].code == DiagnosticCode::Semantic);
+
+  // A condition that breaks the condition grammar is a schema problem.
+  Diagnostic condition = one_error(kHead + bash_step("S", "echo", "        if:\n          fileExist: /x\n"),
+                                   "fileExist", 8);
+  CHECK(condition.code == DiagnosticCode::Schema);
+
+  CHECK(one_error("- just\n- a list\n", "must be a mapping", 1).code == DiagnosticCode::Schema);
+}
+
+TEST_CASE("validator: the inputs value itself of the wrong type is named after its action") {
+  Diagnostic d = one_error(kHead +
+                               "      - name: S\n"
+                               "        action: ExecuteBash\n"
+                               "        inputs: [1]\n",
+                           "ExecuteBash inputs must be a map, not a list", 7);
+  CHECK(d.code == DiagnosticCode::Schema);
+  Diagnostic choice = one_error(kHead +
+                                    "      - name: S\n"
+                                    "        action: ExecutePowerShell\n"
+                                    "        inputs: {}\n",
+                                "ExecutePowerShell inputs needs exactly one of commands or file", 7, "windows");
+  CHECK(choice.code == DiagnosticCode::Schema);
+}
+
 }  // namespace kiln

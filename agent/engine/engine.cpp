@@ -766,7 +766,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   if (has_errors(outcome.diagnostics)) {
     outcome.exit_code = 3;
     for (const auto& d : outcome.diagnostics)
-      if (d.message.find("no value was given") != std::string::npos) outcome.exit_code = 2;
+      if (d.code == DiagnosticCode::MissingParameterValue) outcome.exit_code = 2;
     return outcome;
   }
   const RunState* resume = persistence.resume;

@@ -27,7 +27,7 @@ void refuse_expressions(const nlohmann::json& value, const Document& doc, const 
       out.push_back(
           {Severity::Error, doc.source.at(pointer),
            "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
-           "pass the value as a parameter instead"});
+           "pass the value as a parameter instead", DiagnosticCode::NotRunnable});
 }
 
 }  // namespace
@@ -59,7 +59,8 @@ Diagnostics bind_variables(const Document& doc, const std::map<std::string, std:
         if (list[k].contains(p.name)) pointer = pointer_append(pointer_append("/parameters", k), p.name);
       diagnostics.push_back({Severity::Error, doc.source.key_at(pointer),
                              "parameter '" + p.name + "' has no default and no value was given",
-                             "pass it with --parameters " + p.name + "=VALUE (or in the --config file)"});
+                             "pass it with --parameters " + p.name + "=VALUE (or in the --config file)",
+                             DiagnosticCode::MissingParameterValue});
     }
   }
   for (const auto& [name, value] : doc.constants) variables[name] = value;
@@ -77,7 +78,7 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
       if (blocked_actions.count(step.action)) {
         out.push_back({Severity::Error, doc.source.at(action_pointer),
                        "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
-                       "remove it from --blocked-action-modules, or run other phases"});
+                       "remove it from --blocked-action-modules, or run other phases", DiagnosticCode::NotRunnable});
       } else if (!find_action(step.action)) {
         const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
         bool other_platform = schema && !schema->supports(host_platform());
@@ -87,7 +88,8 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
                  ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
                        "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
                  : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
-             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
+             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it",
+             DiagnosticCode::NotRunnable});
       }
       const nlohmann::json* step_json = nullptr;
       try {
