@@ -201,14 +201,14 @@ class Checker {
       else if (t == 0 || t < -1)
         error(sp + "/timeoutSeconds", false, "timeoutSeconds must be a positive number of seconds or -1",
               "-1 means no timeout; the default is 7200");
-      else if (action && action->name == "ExecuteDocument" && t != -1)
-        error(sp + "/timeoutSeconds", false, "ExecuteDocument steps cannot set timeoutSeconds",
-              "remove it: an ExecuteDocument step always runs without a timeout");
+      else if (action && action->no_timeout && t != -1)
+        error(sp + "/timeoutSeconds", false, action->name + " steps cannot set timeoutSeconds",
+              "remove it: " + action->name + " steps always run without a timeout");
     }
     if (auto it = step.find("maxAttempts"); it != step.end() && it->is_number_integer() && fits_int64(*it) && action &&
-                                            action->name == "ExecuteDocument" && it->get<int64_t>() != 1)
-      error(sp + "/maxAttempts", false, "ExecuteDocument steps cannot set maxAttempts",
-            "remove it: an ExecuteDocument step runs once");
+                                            action->single_attempt && it->get<int64_t>() != 1)
+      error(sp + "/maxAttempts", false, action->name + " steps cannot set maxAttempts",
+            "remove it: " + action->name + " steps run once");
     if (action) check_inputs(step, sp, *action);
     if (auto it = step.find("if"); it != step.end())
       for (const auto& p : check_condition(*it, true))
@@ -441,7 +441,10 @@ void build_model(LoadedDocument& source, Document& out) {
       step.timeout_seconds = s.value("timeoutSeconds", int64_t{7200});
       step.on_failure = s.value("onFailure", std::string("Abort"));
       step.max_attempts = s.value("maxAttempts", int64_t{1});
-      if (step.action == "ExecuteDocument") step.timeout_seconds = -1, step.max_attempts = 1;
+      if (const ActionSchema* traits = SchemaRegistry::instance().action(step.action)) {
+        if (traits->no_timeout) step.timeout_seconds = -1;
+        if (traits->single_attempt) step.max_attempts = 1;
+      }
       step.has_inputs = s.contains("inputs") && !s["inputs"].is_null();
       if (step.has_inputs) step.inputs = s["inputs"];
       step.inputs_have_expressions = holds_expression(step.inputs);
