@@ -307,7 +307,8 @@ class Execution {
             {"key", key},
             {"verdict", outcome.value},
             {"branch", ok ? condition_branch(condition, outcome.value) : "Abort"},
-            {"detail", ok ? outcome.detail : "cannot evaluate 'if': " + (error.empty() ? outcome.error : error)}};
+            {"detail", ok ? outcome.detail : "cannot evaluate 'if': " + (error.empty() ? outcome.error : error)},
+            {"evaluated", ok}};
         save(verdict);
       }
       std::string branch = verdict["branch"];
@@ -322,7 +323,7 @@ class Execution {
         status = "skipped";
       } else if (branch == "Abort") {
         std::string detail = verdict["detail"];
-        failure = detail.rfind("cannot evaluate", 0) == 0 ? detail : "the 'if' condition chose Abort";
+        failure = verdict.value("evaluated", true) ? "the 'if' condition chose Abort" : detail;
         status = "failed";
       }
     }
