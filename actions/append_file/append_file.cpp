@@ -12,11 +12,11 @@ namespace {
 
 std::string append_file(const nlohmann::json& item) {
   std::string path = item.at("path").get<std::string>();
-  std::string encoding_name = item.value("encoding", "utf8");
+  std::string encoding_name = item.at("encoding").get<std::string>();
   auto encoding = files::parse_encoding(encoding_name);
   if (!encoding) return "unknown encoding '" + encoding_name + "'";
   std::string bytes;
-  std::string error = files::encode_text(item.value("content", ""), *encoding, bytes);
+  std::string error = files::encode_text(item.at("content").get<std::string>(), *encoding, bytes);
   if (!error.empty()) return error;
 
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);  // no O_CREAT: the file must exist

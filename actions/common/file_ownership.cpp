@@ -192,7 +192,7 @@ ActionResult run_set_attributes(ActionContext& context, bool folder, const std::
     Attributes attributes;
     std::string error = read_attributes(item, attributes);
     if (error.empty()) error = check_kind(path, folder);
-    if (error.empty()) error = apply_to_tree(path, attributes, folder && item.value("recursive", true));
+    if (error.empty()) error = apply_to_tree(path, attributes, folder && item.at("recursive").get<bool>());
     if (error.empty() && context.log) context.log("changed the " + what + " of " + path);
     return error;
   });

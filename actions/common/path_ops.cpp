@@ -431,7 +431,7 @@ std::string target_path(const std::string& source, const std::string& destinatio
 std::string transfer_item(const nlohmann::json& item, Kind kind, const Transfer& operation) {
   const std::string source = item.value("source", "");
   const std::string destination = item.value("destination", "");
-  const bool overwrite = item.value("overwrite", true);
+  const bool overwrite = item.at("overwrite").get<bool>();
   SourcePattern pattern;
   std::string error = parse_source(source, pattern);
   if (!error.empty()) return error;

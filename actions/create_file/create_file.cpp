@@ -25,17 +25,17 @@ std::string create_parents(const std::string& path) {
 
 std::string create_file(const nlohmann::json& item) {
   std::string path = item.at("path").get<std::string>();
-  std::string encoding_name = item.value("encoding", "utf8");
+  std::string encoding_name = item.at("encoding").get<std::string>();
   auto encoding = files::parse_encoding(encoding_name);
   if (!encoding) return "unknown encoding '" + encoding_name + "'";
   files::Attributes attributes;
   std::string error = files::read_attributes(item, attributes);
   std::string bytes;
-  if (error.empty()) error = files::encode_text(item.value("content", ""), *encoding, bytes);
+  if (error.empty()) error = files::encode_text(item.at("content").get<std::string>(), *encoding, bytes);
   if (error.empty()) error = create_parents(path);
   if (!error.empty()) return error;
 
-  bool overwrite = item.value("overwrite", true);
+  bool overwrite = item.at("overwrite").get<bool>();
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
   // Created with the requested bits already (umask may narrow them; fchmod below makes them exact).
   mode_t create_mode = attributes.mode ? (*attributes.mode & 0777) : 0666;

@@ -22,7 +22,7 @@ std::string create_folder(const nlohmann::json& item) {
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0) {
     if (!S_ISDIR(info.st_mode)) return std::string("exists and is not a folder");
-    if (!item.value("overwrite", true)) return std::string("already exists and overwrite is false");
+    if (!item.at("overwrite").get<bool>()) return std::string("already exists and overwrite is false");
   } else if (errno != ENOENT) {
     return files::errno_message("cannot stat", "", errno);
   } else {

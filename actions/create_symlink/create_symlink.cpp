@@ -50,7 +50,7 @@ std::string create_symlink(const nlohmann::json& item) {
 
   if (::lstat(path.c_str(), &info) == 0) {
     if (!S_ISLNK(info.st_mode)) return std::string("exists and is not a symbolic link (only links are replaced)");
-    if (!item.value("force", false)) return std::string("a symbolic link already exists (force: true replaces it)");
+    if (!item.at("force").get<bool>()) return std::string("a symbolic link already exists (force: true replaces it)");
     return replace_link(target, path);
   }
   if (::symlink(target.c_str(), path.c_str()) != 0) return files::errno_message("cannot create the link", "", errno);

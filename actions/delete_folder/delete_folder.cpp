@@ -10,7 +10,7 @@ ActionResult run_delete_folder(ActionContext& context) {
     std::string path = item.value("path", "");
     if (path.empty()) return std::string("the path is empty");
     bool existed = false;
-    std::string error = path_ops::delete_folder(path, item.value("force", false), existed);
+    std::string error = path_ops::delete_folder(path, item.at("force").get<bool>(), existed);
     if (error.empty()) context.log(existed ? "deleted " + path : path + " does not exist; nothing to delete");
     return error;
   });

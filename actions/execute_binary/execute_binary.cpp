@@ -7,7 +7,7 @@ namespace kiln {
 ActionResult run_execute_binary(ActionContext& context) {
   sys::ProcessSpec spec;
   spec.executable = context.inputs["path"].get<std::string>();
-  for (const auto& argument : context.inputs.value("arguments", nlohmann::json::array()))
+  for (const auto& argument : context.inputs.at("arguments"))
     spec.arguments.push_back(argument.get<std::string>());
   return run_process_step(context, std::move(spec));
 }

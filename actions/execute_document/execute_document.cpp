@@ -12,9 +12,8 @@ ActionResult run_execute_document(ActionContext& context) {
   }
   ChildDocumentRequest request;
   request.document = context.inputs["document"].get<std::string>();
-  request.phases = context.inputs.value("phases", std::string());
-  if (context.inputs.contains("parameters") && context.inputs["parameters"].is_array())
-    request.parameters = context.inputs["parameters"];
+  request.phases = context.inputs.at("phases").get<std::string>();
+  request.parameters = context.inputs.at("parameters");
   ChildDocumentResult child = context.run_document(request);
   result.success = child.success;
   result.reboot_requested = child.reboot_requested;

@@ -332,8 +332,8 @@ std::string prepare_destination(const std::string& destination, std::string& can
 std::string extract_item(ActionContext& context, const nlohmann::json& item, const path_ops::Interrupt& interrupt) {
   std::string source = item.value("source", "");
   Options options;
-  options.overwrite = item.value("overwrite", true);
-  options.strip = item.value("stripComponents", int64_t{0});
+  options.overwrite = item.at("overwrite").get<bool>();
+  options.strip = item.at("stripComponents").get<int64_t>();
   File file;
   file.fd = ::open(source.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (file.fd < 0)

@@ -65,7 +65,7 @@ std::string list_item(const nlohmann::json& item, std::vector<std::string>& file
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   Listing listing;
   listing.pattern = item.value("fileNamePattern", "");
-  listing.recursive = item.value("recursive", false);
+  listing.recursive = item.at("recursive").get<bool>();
   std::string error = list_folder(path, listing);
   files.insert(files.end(), listing.files.begin(), listing.files.end());
   return error;

@@ -11,7 +11,7 @@ ActionResult run_read_file(ActionContext& context) {
   size_t read_count = 0;
   ActionResult result = files::run_each_item(context, [&](const nlohmann::json& item, ActionResult&) {
     std::string path = item.at("path").get<std::string>();
-    std::string encoding_name = item.value("encoding", "utf8");
+    std::string encoding_name = item.at("encoding").get<std::string>();
     auto encoding = files::parse_encoding(encoding_name);
     if (!encoding) return "unknown encoding '" + encoding_name + "'";
     std::string bytes, content;
@@ -19,7 +19,7 @@ ActionResult run_read_file(ActionContext& context) {
     std::string error = files::read_whole_file(path, bytes, context.max_captured_output);
     if (error.empty()) error = files::decode_text(bytes, *encoding, content);
     if (!error.empty()) return error;
-    if (item.value("printFileContent", false) && context.output) context.output(sys::OutputStream::Stdout, content);
+    if (item.at("printFileContent").get<bool>() && context.output) context.output(sys::OutputStream::Stdout, content);
     joined += (read_count++ ? "\n" : "") + content;
     return std::string();
   });

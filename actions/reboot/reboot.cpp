@@ -9,7 +9,7 @@ namespace kiln {
 
 ActionResult run_reboot(ActionContext& context) {
   ActionResult result;
-  int64_t delay = context.inputs.value("delaySeconds", int64_t{0});
+  int64_t delay = context.inputs.at("delaySeconds").get<int64_t>();
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
   while (std::chrono::steady_clock::now() < until) {
     if (context.cancel && context.cancel->load()) {

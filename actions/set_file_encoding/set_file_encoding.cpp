@@ -43,7 +43,7 @@ std::string replace_file(const std::string& path, const std::string& bytes) {
 
 std::string set_file_encoding(const nlohmann::json& item) {
   std::string path = item.at("path").get<std::string>();
-  std::string encoding_name = item.value("encoding", "utf8");
+  std::string encoding_name = item.at("encoding").get<std::string>();
   auto encoding = files::parse_encoding(encoding_name);
   if (!encoding) return "unknown encoding '" + encoding_name + "'";
   std::string original, text, bytes;

@@ -15,12 +15,32 @@ struct SourceLocation {
 
 enum class Severity { Error, Warning };
 
+// What kind of problem a diagnostic reports. Code decides on this (exit codes, message
+// shapes), never on the wording of `message`; `--format json` shows it as "code".
+enum class DiagnosticCode {
+  General,                // not classified (the default); nothing branches on it
+  Unreadable,             // the file cannot be read as text: missing, I/O error, too large, NUL, not UTF-8
+  Syntax,                 // not valid YAML/JSON, or YAML kiln refuses (duplicate keys, several documents, limits)
+  Schema,                 // a value breaks the schema: type, enum, bound, required key
+  UnknownKey,             // a key the schema does not allow (the hint names the allowed ones)
+  Semantic,               // valid by schema, wrong in meaning: duplicate names, references, loop bounds,
+                          // an unknown action or one not on this platform, a setting the action fixes
+  MissingParameterValue,  // a parameter without default got no value (`kiln run`: exit 2, a usage error)
+  NotRunnable,            // valid, but this run cannot execute it: blocked, not implemented, unsupported
+  Internal,               // a defect in kiln itself
+};
+
 struct Diagnostic {
   Severity severity = Severity::Error;
   SourceLocation location;
   std::string message;  // what is wrong
   std::string hint;     // how to fix it (may be empty)
+  DiagnosticCode code = DiagnosticCode::General;
 };
+
+// "general", "unreadable", "syntax", "schema", "unknownKey", "semantic",
+// "missingParameterValue", "notRunnable", "internal".
+const char* diagnostic_code_name(DiagnosticCode code);
 
 using Diagnostics = std::vector<Diagnostic>;
 

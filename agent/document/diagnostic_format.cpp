@@ -9,6 +9,21 @@ constexpr size_t kLongLine = 160;
 
 }  // namespace
 
+const char* diagnostic_code_name(DiagnosticCode code) {
+  switch (code) {
+    case DiagnosticCode::General: return "general";
+    case DiagnosticCode::Unreadable: return "unreadable";
+    case DiagnosticCode::Syntax: return "syntax";
+    case DiagnosticCode::Schema: return "schema";
+    case DiagnosticCode::UnknownKey: return "unknownKey";
+    case DiagnosticCode::Semantic: return "semantic";
+    case DiagnosticCode::MissingParameterValue: return "missingParameterValue";
+    case DiagnosticCode::NotRunnable: return "notRunnable";
+    case DiagnosticCode::Internal: return "internal";
+  }
+  return "general";
+}
+
 std::string format_diagnostic(const Diagnostic& d, const SourceLineLookup& lookup, bool color) {
   const char* bold = color ? "\033[1m" : "";
   const char* red = color ? "\033[1;31m" : "";
@@ -53,6 +68,7 @@ nlohmann::json diagnostic_to_json(const Diagnostic& d) {
           {"line", d.location.line},
           {"column", d.location.column},
           {"severity", d.severity == Severity::Error ? "error" : "warning"},
+          {"code", diagnostic_code_name(d.code)},
           {"message", d.message},
           {"hint", d.hint}};
 }

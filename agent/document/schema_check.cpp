@@ -143,10 +143,9 @@ class Walker {
       for (const auto& branch_in : *combinator)
         for (const auto& t : schema_types(*view_of(branch_in).schema))
           if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
-      report(pointer, false,
-             "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
-                 (value.is_null() ? "empty" : describe({json_type_name(value)})),
-             hint_from(schema));
+      report_value(SchemaProblemKind::TypeMismatch, pointer,
+                   "must be " + describe(types) + ", not " + (value.is_null() ? "empty" : describe({json_type_name(value)})),
+                   hint_from(schema));
       return;
     }
     check_required_choice(value, view, pointer);
@@ -155,11 +154,12 @@ class Walker {
       if ((view.types & kString) && coerce(value, pointer)) {
         // now a string: fall through to the string checks (enum)
       } else {
-        report(pointer, false, "'" + last_token(pointer) + "' must be " + describe(types) + ", not " +
-                                   (value.is_null()               ? "empty"
-                                    : unrepresentable_number(value, pointer) ? "a number out of range (" + value.get<std::string>() + ")"
-                                                                    : describe({json_type_name(value)})),
-               hint_from(schema));
+        report_value(SchemaProblemKind::TypeMismatch, pointer,
+                     "must be " + describe(types) + ", not " +
+                         (value.is_null()                           ? "empty"
+                          : unrepresentable_number(value, pointer) ? "a number out of range (" + value.get<std::string>() + ")"
+                                                                   : describe({json_type_name(value)})),
+                     hint_from(schema));
         return;
       }
     }
@@ -226,10 +226,10 @@ class Walker {
     }
     size_t present = static_cast<size_t>(std::count_if(keys.begin(), keys.end(), [&](const std::string& k) { return value.contains(k); }));
     if (present == 1) return;
-    report(pointer, false,
-           "'" + last_token(pointer) + "' needs exactly one of " + join_words(keys, " or ") +
-               (present == 0 ? ", found none" : ", found " + std::to_string(present)),
-           hint_from(*view.schema));
+    report_value(SchemaProblemKind::OneOfKeys, pointer,
+                 "needs exactly one of " + join_words(keys, " or ") +
+                     (present == 0 ? ", found none" : ", found " + std::to_string(present)),
+                 hint_from(*view.schema));
   }
 
   // A plain scalar that reads as a number but was kept as text: too large for any
@@ -251,8 +251,15 @@ class Walker {
     return true;
   }
 
-  void report(const std::string& pointer, bool at_key, std::string message, std::string hint) {
-    if (report_) problems.push_back({pointer, at_key, std::move(message), std::move(hint)});
+  // A problem with the value at `pointer`, named by its key ("'commands[0]'").
+  void report_value(SchemaProblemKind kind, const std::string& pointer, std::string complaint, std::string hint) {
+    if (report_)
+      problems.push_back({kind, pointer, false, "'" + last_token(pointer) + "'", std::move(complaint), std::move(hint)});
+  }
+  // A problem that names its key itself (missing or unknown keys).
+  void report_key(SchemaProblemKind kind, const std::string& pointer, bool at_key, std::string complaint,
+                  std::string hint) {
+    if (report_) problems.push_back({kind, pointer, at_key, "", std::move(complaint), std::move(hint)});
   }
 
   static std::string hint_from(const nlohmann::json& schema) {
@@ -269,28 +276,26 @@ class Walker {
         std::vector<std::string> allowed;
         for (const auto& v : values) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
         std::string guess = nearest(value.get<std::string>(), allowed);
-        report(pointer, false,
-               "'" + last_token(pointer) + "' must be one of " + join_words(allowed, " or ") + ", not '" +
-                   value.get<std::string>() + "'",
-               guess.empty() ? hint_from(schema) : "did you mean '" + guess + "'? (values are case-sensitive)");
+        report_value(SchemaProblemKind::NotInEnum, pointer,
+                     "must be one of " + join_words(allowed, " or ") + ", not '" + value.get<std::string>() + "'",
+                     guess.empty() ? hint_from(schema) : "did you mean '" + guess + "'? (values are case-sensitive)");
       }
     }
     // YAML integers reach 2^64-1, but kiln reads integer fields as int64.
     if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-      report(pointer, false, "'" + last_token(pointer) + "' " + value.dump() + " is too large",
-             "integers are at most " + std::to_string(INT64_MAX));
+      report_value(SchemaProblemKind::TooLarge, pointer, value.dump() + " is too large",
+                   "integers are at most " + std::to_string(INT64_MAX));
       return;
     }
     if (value.is_number() && view.minimum && value.get<double>() < view.minimum->get<double>())
-      report(pointer, false, "'" + last_token(pointer) + "' must be at least " + view.minimum->dump(),
-             hint_from(schema));
+      report_value(SchemaProblemKind::BelowMinimum, pointer, "must be at least " + view.minimum->dump(),
+                   hint_from(schema));
     if (value.is_object()) walk_object(value, view, pointer);
     if (value.is_array()) {
       if (view.min_items && value.size() < view.min_items->get<size_t>())
-        report(pointer, false,
-               "'" + last_token(pointer) + "' needs at least " + view.min_items->dump() + " item" +
-                   (view.min_items->get<size_t>() == 1 ? "" : "s"),
-               hint_from(schema));
+        report_value(SchemaProblemKind::TooFewItems, pointer,
+                     "needs at least " + view.min_items->dump() + " item" + (view.min_items->get<size_t>() == 1 ? "" : "s"),
+                     hint_from(schema));
       if (view.items)
         for (size_t i = 0; i < value.size(); ++i) walk(value[i], *view.items, pointer_append(pointer, i));
     }
@@ -305,8 +310,8 @@ class Walker {
           std::string name = key.get<std::string>();
           std::string hint;
           if (auto p = properties.find(name); p != properties.end()) hint = hint_from(*view_of(*p).schema);
-          report(pointer, false, "missing required key '" + name + "'",
-                 hint.empty() ? "add '" + name + ":'" : "add '" + name + ":' (" + hint + ")");
+          report_key(SchemaProblemKind::MissingKey, pointer, false, "missing required key '" + name + "'",
+                     hint.empty() ? "add '" + name + ":'" : "add '" + name + ":' (" + hint + ")");
         }
     const nlohmann::json* extra = view.additional;
     bool closed = extra && extra->is_boolean() && !extra->get<bool>();
@@ -321,7 +326,7 @@ class Walker {
         std::string guess = nearest(key, allowed);
         std::string hint = guess.empty() ? "" : "did you mean '" + guess + "'? ";
         hint += allowed.empty() ? "no keys are allowed here" : "allowed keys: " + join_words(allowed);
-        report(pointer_append(pointer, key), true, "unknown key '" + key + "'", hint);
+        report_key(SchemaProblemKind::UnknownKey, pointer_append(pointer, key), true, "unknown key '" + key + "'", hint);
       }
     }
   }
@@ -341,6 +346,25 @@ bool related(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+bool SchemaProblem::about_value() const {
+  switch (kind) {
+    case SchemaProblemKind::TypeMismatch:
+    case SchemaProblemKind::NotInEnum:
+    case SchemaProblemKind::BelowMinimum:
+    case SchemaProblemKind::TooLarge:
+    case SchemaProblemKind::TooFewItems:
+    case SchemaProblemKind::OneOfKeys:
+      return true;
+    case SchemaProblemKind::MissingKey:
+    case SchemaProblemKind::UnknownKey:
+    case SchemaProblemKind::Other:
+      return false;
+  }
+  return false;
+}
+
+std::string SchemaProblem::message() const { return subject.empty() ? complaint : subject + " " + complaint; }
 
 std::string json_type_name(const nlohmann::json& value) {
   if (value.is_null()) return "null";
@@ -372,7 +396,7 @@ std::vector<SchemaProblem> check_against_schema(nlohmann::json& value, const nlo
     } catch (...) {
     }
     for (size_t i = 0; i < friendly && !explained; ++i) explained = related(problems[i].pointer, violation.pointer);
-    if (!explained) problems.push_back({violation.pointer, false, violation.message, ""});
+    if (!explained) problems.push_back({SchemaProblemKind::Other, violation.pointer, false, "", violation.message, ""});
   }
   return problems;
 }

@@ -13,11 +13,34 @@
 
 namespace kiln {
 
+// Which rule a value broke. Callers decide on this, not on the message's wording.
+enum class SchemaProblemKind {
+  TypeMismatch,  // another type than the schema allows ("must be a list, not a map")
+  NotInEnum,     // a string outside the schema's enum
+  BelowMinimum,  // a number under "minimum"
+  TooLarge,      // an integer past int64
+  TooFewItems,   // a list under "minItems"
+  OneOfKeys,     // not exactly one of the keys a oneOf asks for
+  MissingKey,    // a required key is absent
+  UnknownKey,    // a key a closed map does not allow
+  Other,         // found by valijson alone; `complaint` is its wording
+};
+
+// A problem in parts, so a caller can name the value its own way: `message` is
+// `subject` + " " + `complaint` ("'commands' must be a list, not a map"), or the
+// complaint alone when the problem is not about one named value ("missing required key 'name'").
 struct SchemaProblem {
-  std::string pointer;  // relative to the checked value
-  bool at_key = false;  // point at the key rather than the value
-  std::string message;
+  SchemaProblemKind kind = SchemaProblemKind::Other;
+  std::string pointer;    // relative to the checked value
+  bool at_key = false;    // point at the key rather than the value
+  std::string subject;    // "'commands[0]'"; "" for the checked value itself or a keyless problem
+  std::string complaint;  // "must be a list, not a map"
   std::string hint;
+
+  // True when the problem is about the value at `pointer` itself (its type, bounds,
+  // items or keys), so a caller may name that value differently.
+  bool about_value() const;
+  std::string message() const;
 };
 
 // `value` is modified in place (scalar coercion). `source_base` is the JSON pointer of

@@ -31,12 +31,54 @@ const SchemaRegistry& SchemaRegistry::instance() {
   return registry;
 }
 
-static std::vector<std::string> string_list(const nlohmann::json& schema, const char* key) {
+namespace {
+
+std::vector<std::string> string_list(const nlohmann::json& schema, const char* key) {
   std::vector<std::string> out;
   if (auto it = schema.find(key); it != schema.end() && it->is_array())
     for (const auto& v : *it)
       if (v.is_string()) out.push_back(v.get<std::string>());
   return out;
+}
+
+// A boolean x-kiln-* member; absent is `fallback`, anything but a boolean is a defect.
+Expected<bool> flag(const nlohmann::json& schema, const char* key, bool fallback) {
+  auto it = schema.find(key);
+  if (it == schema.end()) return fallback;
+  if (!it->is_boolean()) return unexpected(std::string(key) + " must be true or false, not " + it->dump());
+  return it->get<bool>();
+}
+
+}  // namespace
+
+Expected<ActionSchema> read_action_schema(nlohmann::json schema) {
+  ActionSchema action;
+  auto name = schema.find("x-kiln-action");
+  if (name == schema.end() || !name->is_string() || name->get_ref<const std::string&>().empty())
+    return unexpected("x-kiln-action (the action's name) is missing");
+  action.name = name->get<std::string>();
+  std::string shape = schema.value("x-kiln-input-shape", "map");
+  if (shape != "map" && shape != "list")
+    return unexpected(action.name + ": x-kiln-input-shape must be map or list, not " + shape);
+  action.list_inputs = shape == "list";
+  action.platforms = string_list(schema, "x-kiln-platforms");
+  action.outputs = string_list(schema, "x-kiln-outputs");
+  action.not_on_windows_inputs = string_list(schema, "x-kiln-not-on-windows-inputs");
+  struct Flag {
+    const char* key;
+    bool fallback;
+    bool* into;
+  };
+  for (const Flag& f : {Flag{"x-kiln-inputs-required", true, &action.inputs_required},
+                        Flag{"x-kiln-condition", false, &action.condition_inputs},
+                        Flag{"x-kiln-no-timeout", false, &action.no_timeout},
+                        Flag{"x-kiln-single-attempt", false, &action.single_attempt}}) {
+    Expected<bool> value = flag(schema, f.key, f.fallback);
+    if (!value) return unexpected(action.name + ": " + value.error());
+    *f.into = *value;
+  }
+  action.schema = std::move(schema);
+  return action;
 }
 
 SchemaRegistry::SchemaRegistry() {
@@ -46,16 +88,10 @@ SchemaRegistry::SchemaRegistry() {
     if (path == "component.schema.json") {
       component_ = schema;
     } else if (path.rfind("actions/", 0) == 0) {
-      ActionSchema action;
-      action.name = schema.value("x-kiln-action", "");
-      action.platforms = string_list(schema, "x-kiln-platforms");
-      action.list_inputs = schema.value("x-kiln-input-shape", "map") == "list";
-      action.inputs_required = schema.value("x-kiln-inputs-required", true);
-      action.condition_inputs = schema.value("x-kiln-condition", false);
-      action.outputs = string_list(schema, "x-kiln-outputs");
-      action.not_on_windows_inputs = string_list(schema, "x-kiln-not-on-windows-inputs");
-      action.schema = std::move(schema);
-      actions_[action.name] = std::move(action);
+      Expected<ActionSchema> action = read_action_schema(std::move(schema));
+      if (!action) throw std::runtime_error("schemas/" + path + ": " + action.error());
+      std::string name = action->name;
+      actions_.emplace(std::move(name), std::move(*action));
     }
   }
   if (component_.is_null()) throw std::runtime_error("component.schema.json is missing from the build");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/expected.h"
 #include "agent/document/json_schema.h"
 
 namespace kiln {
@@ -20,6 +21,11 @@ struct ActionSchema {
   bool condition_inputs = false;       // Assert: inputs are a condition expression
   std::vector<std::string> outputs;
   std::vector<std::string> not_on_windows_inputs;
+  // Traits: step settings the action fixes, so the validator and the model need no
+  // action names. "x-kiln-no-timeout": timeoutSeconds is always -1 (a step that runs a
+  // whole child document). "x-kiln-single-attempt": maxAttempts is always 1.
+  bool no_timeout = false;
+  bool single_attempt = false;
   nlohmann::json schema;               // the inputs schema
 
   // Compiled on first use: most runs touch a few actions, and startup should stay fast.
@@ -32,6 +38,10 @@ struct ActionSchema {
  private:
   mutable std::shared_ptr<JsonSchema> compiled_;
 };
+
+// An action's description from its schema file's x-kiln-* members, or what is wrong
+// with them (a build defect: every embedded schema is read when kiln starts).
+Expected<ActionSchema> read_action_schema(nlohmann::json schema);
 
 class SchemaRegistry {
  public:

@@ -42,13 +42,13 @@ class Checker {
   void run() {
     nlohmann::json& root = doc_.root;
     if (!root.is_object()) {
-      error("", false, "a component document must be a mapping with schemaVersion and phases",
+      error(DiagnosticCode::Schema, "", false, "a component document must be a mapping with schemaVersion and phases",
             "start the file with 'schemaVersion: 1.0' and a 'phases:' list");
       return;
     }
     for (auto& p : check_against_schema(root, registry_.component_schema(), registry_.compiled_component(),
                                         doc_.source_map, ""))
-      error(p.pointer, p.at_key, p.message, p.hint);
+      schema_error("", p);
     check_schema_version();
     check_variables();
     if (!root.contains("phases") || !root["phases"].is_array()) return;
@@ -57,13 +57,22 @@ class Checker {
   }
 
  private:
-  void error(const std::string& pointer, bool at_key, std::string message, std::string hint) {
+  void error(DiagnosticCode code, const std::string& pointer, bool at_key, std::string message, std::string hint) {
     SourceLocation location = at_key ? doc_.key_at(pointer) : here(pointer);
     if (location.line == 0) location = {doc_.path, 1, 1};
-    diagnostics_.push_back({Severity::Error, location, std::move(message), std::move(hint)});
+    diagnostics_.push_back({Severity::Error, location, std::move(message), std::move(hint), code});
+  }
+  // Most checks here are about meaning; schema and condition-shape problems say so.
+  void error(const std::string& pointer, bool at_key, std::string message, std::string hint) {
+    error(DiagnosticCode::Semantic, pointer, at_key, std::move(message), std::move(hint));
+  }
+  void schema_error(const std::string& pointer, const SchemaProblem& p) {
+    error(p.kind == SchemaProblemKind::UnknownKey ? DiagnosticCode::UnknownKey : DiagnosticCode::Schema,
+          pointer + p.pointer, p.at_key, p.message(), p.hint);
   }
   void warning(const std::string& pointer, std::string message, std::string hint) {
-    diagnostics_.push_back({Severity::Warning, here(pointer), std::move(message), std::move(hint)});
+    diagnostics_.push_back(
+        {Severity::Warning, here(pointer), std::move(message), std::move(hint), DiagnosticCode::Semantic});
   }
 
   // Where an expression was written: the string's position, moved onto the "{{" when the
@@ -84,7 +93,7 @@ class Checker {
     if (it == root.end()) return;  // reported by the schema
     bool ok = (it->is_string() && (*it == "1.0" || *it == "1")) || (it->is_number() && it->get<double>() == 1.0);
     if (!ok)
-      error("/schemaVersion", false,
+      error(DiagnosticCode::Schema, "/schemaVersion", false,
             "schemaVersion " + (it->is_string() ? it->get<std::string>() : it->dump()) + " is not supported",
             "write 'schemaVersion: 1.0'");
   }
@@ -192,17 +201,18 @@ class Checker {
       else if (t == 0 || t < -1)
         error(sp + "/timeoutSeconds", false, "timeoutSeconds must be a positive number of seconds or -1",
               "-1 means no timeout; the default is 7200");
-      else if (action && action->name == "ExecuteDocument" && t != -1)
-        error(sp + "/timeoutSeconds", false, "ExecuteDocument steps cannot set timeoutSeconds",
-              "remove it: an ExecuteDocument step always runs without a timeout");
+      else if (action && action->no_timeout && t != -1)
+        error(sp + "/timeoutSeconds", false, action->name + " steps cannot set timeoutSeconds",
+              "remove it: " + action->name + " steps always run without a timeout");
     }
     if (auto it = step.find("maxAttempts"); it != step.end() && it->is_number_integer() && fits_int64(*it) && action &&
-                                            action->name == "ExecuteDocument" && it->get<int64_t>() != 1)
-      error(sp + "/maxAttempts", false, "ExecuteDocument steps cannot set maxAttempts",
-            "remove it: an ExecuteDocument step runs once");
+                                            action->single_attempt && it->get<int64_t>() != 1)
+      error(sp + "/maxAttempts", false, action->name + " steps cannot set maxAttempts",
+            "remove it: " + action->name + " steps run once");
     if (action) check_inputs(step, sp, *action);
     if (auto it = step.find("if"); it != step.end())
-      for (const auto& p : check_condition(*it, true)) error(sp + "/if" + p.pointer, false, p.message, p.hint);
+      for (const auto& p : check_condition(*it, true))
+        error(DiagnosticCode::Schema, sp + "/if" + p.pointer, false, p.message, p.hint);
     if (auto it = step.find("loop"); it != step.end() && it->is_object()) check_loop(*it, sp + "/loop");
     // References in everything that may hold expressions.
     std::string loop_name;
@@ -216,21 +226,20 @@ class Checker {
     auto it = step.find("inputs");
     if (it == step.end() || it->is_null()) {
       if (action.inputs_required)
-        error(it == step.end() ? sp : sp + "/inputs", it != step.end(),
+        error(DiagnosticCode::Schema, it == step.end() ? sp : sp + "/inputs", it != step.end(),
               it == step.end() ? action.name + " step is missing 'inputs'" : action.name + " step has empty 'inputs'",
               "add the inputs " + action.name + " needs; see docs/actions.md");
       return;
     }
     if (action.condition_inputs) {
-      for (const auto& p : check_condition(*it, false)) error(sp + "/inputs" + p.pointer, false, p.message, p.hint);
+      for (const auto& p : check_condition(*it, false))
+        error(DiagnosticCode::Schema, sp + "/inputs" + p.pointer, false, p.message, p.hint);
       return;
     }
-    for (const auto& p : check_against_schema(*it, action.schema, action.compiled(), doc_.source_map, sp + "/inputs"))
-      error(sp + "/inputs" + p.pointer, p.at_key,
-            p.pointer.empty() && p.message.find("must be") != std::string::npos
-                ? action.name + " inputs " + p.message.substr(p.message.find("must be"))
-                : p.message,
-            p.hint);
+    for (auto p : check_against_schema(*it, action.schema, action.compiled(), doc_.source_map, sp + "/inputs")) {
+      if (p.pointer.empty() && p.about_value()) p.subject = action.name + " inputs";  // not "''"
+      schema_error(sp + "/inputs", p);
+    }
     if (options_.platform == "windows" && !action.not_on_windows_inputs.empty()) {
       auto check_item = [&](const nlohmann::json& item, const std::string& ip) {
         if (!item.is_object()) return;
@@ -433,7 +442,10 @@ void build_model(LoadedDocument& source, Document& out) {
       // The schema's enum has been checked: an unknown value cannot reach here.
       step.on_failure = parse_on_failure(s.value("onFailure", std::string("Abort"))).value_or(OnFailure::Abort);
       step.max_attempts = s.value("maxAttempts", int64_t{1});
-      if (step.action == "ExecuteDocument") step.timeout_seconds = -1, step.max_attempts = 1;
+      if (const ActionSchema* traits = SchemaRegistry::instance().action(step.action)) {
+        if (traits->no_timeout) step.timeout_seconds = -1;
+        if (traits->single_attempt) step.max_attempts = 1;
+      }
       step.has_inputs = s.contains("inputs") && !s["inputs"].is_null();
       if (step.has_inputs) step.inputs = s["inputs"];
       step.inputs_have_expressions = holds_expression(step.inputs);
@@ -473,7 +485,7 @@ Diagnostics validate_document(LoadedDocument source, const ValidateOptions& opti
     } catch (const std::exception& e) {
       diagnostics.push_back({Severity::Error, {source.path, 1, 1},
                              std::string("internal error while reading the document: ") + e.what(),
-                             "please report this with the document"});
+                             "please report this with the document", DiagnosticCode::Internal});
     }
   }
   return diagnostics;

@@ -4,8 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "agent/document/schema_registry.h"
 #include "agent/document/yaml_loader.h"
 
 namespace kiln {
@@ -681,6 +684,101 @@ TEST_CASE("validator: a document that is not a mapping") {
   REQUIRE(errors.size() == 1);
   CHECK(contains(errors[0].message, "must be a mapping"));
   CHECK(errors[0].location.line == 1);
+}
+
+TEST_CASE("validator: each diagnostic carries a code that says what kind of problem it is") {
+  // A type, an enum and an unknown key: schema problems; the unknown key has its own code.
+  Validated v = validate(kHead + bash_step("A", "echo", "        timeoutSecond: 5\n") +
+                         bash_step("B", "echo", "        maxAttempts: zero\n") +
+                         bash_step("C", "echo", "        onFailure: abort\n") + bash_step("C") +
+                         bash_step("D", "echo {{ Missing }}"));
+  INFO(v.shown());
+  auto code_of = [&](const std::string& text) {
+    const Diagnostic* d = v.find(text);
+    REQUIRE_MESSAGE(d != nullptr, text);
+    return d->code;
+  };
+  CHECK(code_of("unknown key 'timeoutSecond'") == DiagnosticCode::UnknownKey);
+  CHECK(code_of("'maxAttempts' must be") == DiagnosticCode::Schema);
+  CHECK(code_of("'onFailure' must be one of") == DiagnosticCode::Schema);
+  CHECK(code_of("duplicate step name 'C'") == DiagnosticCode::Semantic);
+  CHECK(code_of("undeclared parameter or constant 'Missing'") == DiagnosticCode::Semantic);
+
+  // Warnings have a code too.
+  Validated warned = valid(kHead + bash_step("S", "echo {{ loop.value }}"));
+  REQUIRE(warned.diagnostics.size() == 1);
+  CHECK(warned.diagnostics[0].severity == Severity::Warning);
+  CHECK(warned.diagnostics[0].code == DiagnosticCode::Semantic);
+
+  // A condition that breaks the condition grammar is a schema problem.
+  Diagnostic condition = one_error(kHead + bash_step("S", "echo", "        if:\n          fileExist: /x\n"),
+                                   "fileExist", 8);
+  CHECK(condition.code == DiagnosticCode::Schema);
+
+  CHECK(one_error("- just\n- a list\n", "must be a mapping", 1).code == DiagnosticCode::Schema);
+}
+
+TEST_CASE("validator: the inputs value itself of the wrong type is named after its action") {
+  Diagnostic d = one_error(kHead +
+                               "      - name: S\n"
+                               "        action: ExecuteBash\n"
+                               "        inputs: [1]\n",
+                           "ExecuteBash inputs must be a map, not a list", 7);
+  CHECK(d.code == DiagnosticCode::Schema);
+  Diagnostic choice = one_error(kHead +
+                                    "      - name: S\n"
+                                    "        action: ExecutePowerShell\n"
+                                    "        inputs: {}\n",
+                                "ExecutePowerShell inputs needs exactly one of commands or file", 7, "windows");
+  CHECK(choice.code == DiagnosticCode::Schema);
+}
+
+TEST_CASE("validator: step settings an action fixes come from its schema's traits, not its name") {
+  const ActionSchema* child = SchemaRegistry::instance().action("ExecuteDocument");
+  REQUIRE(child != nullptr);
+  CHECK(child->no_timeout);
+  CHECK(child->single_attempt);
+  const ActionSchema* bash = SchemaRegistry::instance().action("ExecuteBash");
+  REQUIRE(bash != nullptr);
+  CHECK_FALSE(bash->no_timeout);
+  CHECK_FALSE(bash->single_attempt);
+
+  // The document layer names no action: a trait says what ExecuteDocument used to.
+  for (const char* file : {"validator.cpp", "schema_check.cpp", "yaml_loader.cpp", "schema_registry.cpp"}) {
+    std::ifstream in(std::string(KILN_SOURCE_DIR) + "/agent/document/" + file);
+    REQUIRE(in);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& name : SchemaRegistry::instance().action_names()) {
+      INFO(file << " names the action " << name);
+      CHECK(text.find("\"" + name + "\"") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("schema registry: an action's traits are read from its schema, and malformed ones are refused") {
+  json schema = {{"x-kiln-action", "Demo"},
+                 {"x-kiln-platforms", {"linux"}},
+                 {"x-kiln-input-shape", "list"},
+                 {"x-kiln-no-timeout", true},
+                 {"type", "array"}};
+  Expected<ActionSchema> demo = read_action_schema(schema);
+  REQUIRE(demo);
+  CHECK(demo->name == "Demo");
+  CHECK(demo->list_inputs);
+  CHECK(demo->inputs_required);  // the default
+  CHECK(demo->no_timeout);
+  CHECK_FALSE(demo->single_attempt);
+
+  json bad_flag = schema;
+  bad_flag["x-kiln-single-attempt"] = "yes";
+  Expected<ActionSchema> refused = read_action_schema(bad_flag);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == "Demo: x-kiln-single-attempt must be true or false, not \"yes\"");
+
+  json bad_shape = schema;
+  bad_shape["x-kiln-input-shape"] = "table";
+  CHECK_FALSE(read_action_schema(bad_shape));
+  CHECK_FALSE(read_action_schema(json{{"type", "object"}}));
 }
 
 }  // namespace kiln

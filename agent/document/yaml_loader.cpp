@@ -50,14 +50,14 @@ bool check_bytes(const std::string& path, const std::string& text, Diagnostics& 
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == 0) {
       diagnostics.push_back({Severity::Error, {path, line, column}, "the document contains a NUL byte",
-                             "component documents are text; remove binary content"});
+                             "component documents are text; remove binary content", DiagnosticCode::Unreadable});
       return false;
     }
     size_t length = utf8_sequence_length(text, i);
     bool ok = length != 0;
     if (!ok) {
       diagnostics.push_back({Severity::Error, {path, line, column}, "the document is not valid UTF-8",
-                             "save the file as UTF-8"});
+                             "save the file as UTF-8", DiagnosticCode::Unreadable});
       return false;
     }
     if (c == '\n') {
@@ -91,7 +91,8 @@ bool check_stray_directives(const std::string& path, std::string_view text, Diag
       diagnostics.push_back({Severity::Error, {path, line, 1},
                              "YAML syntax error: a line starting with '%' inside a document",
                              "'%' starts a YAML directive, allowed only before '---'; is this an unrendered "
-                             "template (e.g. Terraform's %{ if }) ?"});
+                             "template (e.g. Terraform's %{ if }) ?",
+                             DiagnosticCode::Syntax});
       return false;
     }
     size_t first = l.find_first_not_of(" \t\r");
@@ -308,8 +309,8 @@ class Converter : public YAML::EventHandler {
     frame.key = name;
     auto [it, inserted] = frame.key_lines.emplace(name, mark.line + 1);
     if (!inserted) {
-      error(mark, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
-            "remove one of the two, or rename it");
+      duplicate_key(mark, "duplicate key '" + name + "' (first defined at line " + std::to_string(it->second) + ")",
+                    "remove one of the two, or rename it");
       frame.key.clear();
       pending_discard_ = true;
     }
@@ -502,12 +503,16 @@ class Converter : public YAML::EventHandler {
     return false;
   }
 
-  // Duplicate keys are reported all together; anything else stops the load.
-  void error(const YAML::Mark& mark, std::string message, std::string hint) {
-    bool is_duplicate = message.rfind("duplicate key", 0) == 0;
+  // Stops the load: nothing after this point can be trusted.
+  [[noreturn]] void error(const YAML::Mark& mark, std::string message, std::string hint) {
     diagnostics_.push_back({Severity::Error, {path_, mark.line + 1, mark.column + 1}, std::move(message),
-                            std::move(hint)});
-    if (!is_duplicate) throw Stop{};
+                            std::move(hint), DiagnosticCode::Syntax});
+    throw Stop{};
+  }
+  // Duplicate keys are reported all together: the load goes on.
+  void duplicate_key(const YAML::Mark& mark, std::string message, std::string hint) {
+    diagnostics_.push_back({Severity::Error, {path_, mark.line + 1, mark.column + 1}, std::move(message),
+                            std::move(hint), DiagnosticCode::Syntax});
     duplicate_ = true;
   }
 
@@ -640,7 +645,7 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
     diagnostics.push_back({Severity::Error, {path, 1, 1},
                            "the document is " + std::to_string(text.size()) + " bytes; the limit is " +
                                std::to_string(limits.max_bytes),
-                           "split it into several documents (ExecuteDocument)"});
+                           "split it into several documents (ExecuteDocument)", DiagnosticCode::Unreadable});
     return false;
   }
   if (!check_bytes(path, text, diagnostics)) {
@@ -670,11 +675,12 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
       if (comma)
         diagnostics.push_back({Severity::Error, {path, line, column}, "YAML syntax error: a ',' outside [ ] or { }",
                                "',' separates items only inside flow lists [a, b] and maps {a: 1, b: 2}; quote a "
-                               "value that starts with ','"});
+                               "value that starts with ','",
+                               DiagnosticCode::Syntax});
       else
         diagnostics.push_back({Severity::Error, {path, line, column},
                                "the file holds several YAML documents ('---'); another one starts here",
-                               "put one component document per file"});
+                               "put one component document per file", DiagnosticCode::Syntax});
       return false;
     }
   } catch (const Converter::Stop&) {
@@ -686,24 +692,27 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
       if (std::optional<Position> open = unclosed_quote(body)) {
         diagnostics.push_back({Severity::Error, {path, open->line, open->column},
                                "YAML syntax error: a quoted value is never closed",
-                               "close the quote, or escape the quotes inside the value"});
+                               "close the quote, or escape the quotes inside the value", DiagnosticCode::Syntax});
         return false;
       }
     }
     std::string message = e.msg == "bad file" ? "the document nests too deeply or is malformed" : e.msg;
     diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, e.mark.column + 1},
                            "YAML syntax error: " + message,
-                           indented_with_tab(body, e.mark.line) ? parser_hint("tab") : parser_hint(e.msg)});
+                           indented_with_tab(body, e.mark.line) ? parser_hint("tab") : parser_hint(e.msg),
+                           DiagnosticCode::Syntax});
     return false;
   } catch (const std::exception& e) {
-    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), ""});
+    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), "",
+                           DiagnosticCode::Syntax});
     return false;
   }
   diagnostics.insert(diagnostics.end(), found.begin(), found.end());
   try {
     out.root = converter.take(out.source_map);  // copies the aliases
   } catch (const std::exception& e) {  // a safety net: never seen, but input must not crash kiln
-    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot read the document: ") + e.what(), ""});
+    diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot read the document: ") + e.what(), "",
+                           DiagnosticCode::Internal});
     return false;
   }
   if (!converter.started()) out.source_map.set("", SourceEntry{});  // an empty file: no document at all
@@ -717,7 +726,7 @@ bool load_yaml_file(const std::string& path, LoadedDocument& out, Diagnostics& d
   if (!in) {
     diagnostics.push_back({Severity::Error, {path, 0, 0},
                            std::string("cannot read the document: ") + std::strerror(errno),
-                           "check the path given to --documents"});
+                           "check the path given to --documents", DiagnosticCode::Unreadable});
     return false;
   }
   std::string text;
@@ -727,7 +736,8 @@ bool load_yaml_file(const std::string& path, LoadedDocument& out, Diagnostics& d
     if (text.size() > limits.max_bytes) break;  // load_yaml_text reports the size
   }
   if (in.bad()) {
-    diagnostics.push_back({Severity::Error, {path, 0, 0}, "cannot read the document (I/O error)", ""});
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "cannot read the document (I/O error)", "",
+                           DiagnosticCode::Unreadable});
     return false;
   }
   return load_yaml_text(path, std::move(text), out, diagnostics, limits);

@@ -512,4 +512,27 @@ TEST_CASE("yaml_loader: an empty document loads as null") {
   CHECK(l.doc.root.is_null());
 }
 
+TEST_CASE("yaml_loader: problems carry a code: unreadable text, syntax, duplicate keys") {
+  CHECK(load_error(std::string("a: 1\n\0b: 2\n", 11)).code == DiagnosticCode::Unreadable);
+  CHECK(load_error("a: \xC3\n").code == DiagnosticCode::Unreadable);
+  CHECK(load_error("a: [1, 2\n").code == DiagnosticCode::Syntax);
+  CHECK(load_error("a: 'open\n").code == DiagnosticCode::Syntax);
+  CHECK(load_error("a: 1\n---\nb: 2\n").code == DiagnosticCode::Syntax);
+
+  // Duplicate keys do not stop the load: every one is reported, each a syntax problem.
+  Loaded twice = load("a: 1\na: 2\nb: 1\nb: 2\n");
+  CHECK_FALSE(twice.ok);
+  REQUIRE(twice.diagnostics.size() == 2);
+  for (const auto& d : twice.diagnostics) {
+    CHECK(contains(d.message, "duplicate key"));
+    CHECK(d.code == DiagnosticCode::Syntax);
+  }
+
+  LoadedDocument missing;
+  Diagnostics diagnostics;
+  CHECK_FALSE(load_yaml_file("/kiln/no/such/document.yml", missing, diagnostics));
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].code == DiagnosticCode::Unreadable);
+}
+
 }  // namespace kiln

@@ -87,14 +87,14 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   ancestors.push_back(key);
   DocumentRun run{child.document, child.variables, {}, child_id, parent.depth + 1, ancestors, key_prefix};
   nlohmann::json record = run_document(run, prepare.phases, counters);
-  Status status = parse_status(record.value("status", "")).value_or(Status::Failed);
+  RunStatus status = parse_status(record.value("status", "")).value_or(RunStatus::Failed);
   if (rebooting_) {
     result.reboot_requested = true;
     return result;
   }
-  result.success = status != Status::Failed && status != Status::Interrupted;
+  result.success = status != RunStatus::Failed && status != RunStatus::Interrupted;
   if (!result.success) result.failure_message = record["failureMessage"];
-  if (status == Status::Interrupted && result.failure_message.empty()) result.failure_message = "interrupted";
+  if (status == RunStatus::Interrupted && result.failure_message.empty()) result.failure_message = "interrupted";
   result.summary = {{"executedStepCount", counters.executed},
                     {"executionId", child_id},
                     {"failedStepCount", counters.failed},

@@ -53,16 +53,16 @@ void compact_if_worth_it(const Execution& execution, RunJournal& journal, RunLog
 }
 
 // The run's status and failure message once its documents have run (or stopped).
-Status run_status(const Execution& execution, const StatusTally& tally, const std::atomic<bool>* cancel,
+RunStatus run_status(const Execution& execution, const StatusTally& tally, const std::atomic<bool>* cancel,
                   const std::string& failed_document, std::string& failure) {
   if (execution.rebooting()) {
     failure.clear();
-    return Status::Rebooting;
+    return RunStatus::Rebooting;
   }
   if (execution.stopping()) {
     failure = cancel && cancel->load() ? "interrupted by a signal; resume with the same --execution-id"
                                        : execution.stop_reason() + "; resume with the same --execution-id once fixed";
-    return Status::Interrupted;
+    return RunStatus::Interrupted;
   }
   failure = failed_document.empty() ? "" : "Document " + failed_document + " failed!";
   return tally.status();
@@ -87,7 +87,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   Execution execution(log, options, cancel, persistence);
   start_run(execution, log, options, persistence, documents);
   std::string start_time = resume && resume->header ? resume->header->start_time : utc_timestamp();
-  nlohmann::json run = {{"executionId", options.execution_id}, {"status", status_name(Status::Success)}, {"startTime", start_time},
+  nlohmann::json run = {{"executionId", options.execution_id}, {"status", status_name(RunStatus::Success)}, {"startTime", start_time},
                         {"endTime", ""}, {"failureMessage", ""}, {"documents", nlohmann::json::array()}};
   Counters counters;
   StatusTally tally;
@@ -104,13 +104,13 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                                "d" + std::to_string(i) + "/"};
       record = execution.run_document(document_run, options.phases, counters);
     }
-    std::optional<Status> status = parse_status(record.value("status", ""));
+    std::optional<RunStatus> status = parse_status(record.value("status", ""));
     if (status) tally.add(*status);
-    if (status == Status::Failed && failed_document.empty()) failed_document = doc.source.path;
+    if (status == RunStatus::Failed && failed_document.empty()) failed_document = doc.source.path;
     run["documents"].push_back(std::move(record));
   }
   std::string failure;
-  Status status = run_status(execution, tally, cancel, failed_document, failure);
+  RunStatus status = run_status(execution, tally, cancel, failed_document, failure);
   run["status"] = status_name(status);
   run["endTime"] = utc_timestamp();
   run["reboots"] = execution.reboots();
@@ -124,9 +124,9 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   outcome.summary = log.masker().mask_json(outcome.summary);
   execution.reporter().run_finished(status, outcome.summary);
   execution.reporter().run_completed(status, failure);
-  outcome.rebooting = status == Status::Rebooting;
-  outcome.finished = status != Status::Rebooting && status != Status::Interrupted;
-  outcome.exit_code = outcome.rebooting ? 194 : (status == Status::Failed || status == Status::Interrupted) ? 1 : 0;
+  outcome.rebooting = status == RunStatus::Rebooting;
+  outcome.finished = status != RunStatus::Rebooting && status != RunStatus::Interrupted;
+  outcome.exit_code = outcome.rebooting ? 194 : (status == RunStatus::Failed || status == RunStatus::Interrupted) ? 1 : 0;
   if (outcome.finished && persistence.journal) {
     execution.save(RunFinishedRecord{outcome.summary, outcome.exit_code});
     compact_if_worth_it(execution, *persistence.journal, log);

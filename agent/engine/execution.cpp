@@ -40,7 +40,7 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
                                        Counters& counters) {
   const Document& doc = run.doc;
   nlohmann::json record = {{"name", doc.name},   {"filePath", doc.source.path},  {"description", doc.description},
-                           {"status", status_name(Status::Success)}, {"startTime", utc_timestamp()}, {"endTime", ""},
+                           {"status", status_name(RunStatus::Success)}, {"startTime", utc_timestamp()}, {"endTime", ""},
                            {"failureMessage", ""}, {"phases", nlohmann::json::array()}};
   reporter_.document_started(doc.source.path, run.execution_id);
   StatusTally tally;
@@ -48,14 +48,14 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
   for (size_t pi = 0; pi < doc.phases.size(); ++pi) {
     const PhaseSpec& phase = doc.phases[pi];
     if (!phase_selected(phases, phase.name)) continue;
-    nlohmann::json phase_record = {{"name", phase.name}, {"status", status_name(Status::Success)}, {"startTime", utc_timestamp()},
+    nlohmann::json phase_record = {{"name", phase.name}, {"status", status_name(RunStatus::Success)}, {"startTime", utc_timestamp()},
                                    {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
-    Status status = run_phase(run, pi, counters, phase_record, stopped);
+    RunStatus status = run_phase(run, pi, counters, phase_record, stopped);
     phase_record["status"] = status_name(status);
     tally.add(status);
     record["phases"].push_back(std::move(phase_record));
   }
-  Status status = stopping() ? (rebooting_ ? Status::Rebooting : Status::Interrupted) : tally.status();
+  RunStatus status = stopping() ? (rebooting_ ? RunStatus::Rebooting : RunStatus::Interrupted) : tally.status();
   record["status"] = status_name(status);
   record["endTime"] = utc_timestamp();
   if (tally.failed()) record["failureMessage"] = "Document " + doc.source.path + " failed!";
@@ -65,7 +65,7 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
 }
 
 // Runs the steps of one phase (or records them notRun once the document has stopped).
-Status Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlohmann::json& phase_record,
+RunStatus Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlohmann::json& phase_record,
                             bool& stopped) {
   const PhaseSpec& phase = run.doc.phases[pi];
   bool was_stopped = stopped;
@@ -79,9 +79,9 @@ Status Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlo
     }
     std::string key = run.key_prefix + "p" + std::to_string(pi) + "/s" + std::to_string(si);
     nlohmann::json step_record = run_step(run, key, phase.name, step, counters);
-    std::optional<Status> status = parse_status(step_record.value("status", ""));
+    std::optional<RunStatus> status = parse_status(step_record.value("status", ""));
     if (status) tally.add(*status);
-    if (status == Status::Failed && step.on_failure == OnFailure::Abort) {
+    if (status == RunStatus::Failed && step.on_failure == OnFailure::Abort) {
       stopped = true;
       phase_record["failureMessage"] = "step " + step.name + " failed";
     }
@@ -89,7 +89,7 @@ Status Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlo
     phase_record["steps"].push_back(std::move(step_record));
   }
   phase_record["endTime"] = utc_timestamp();
-  if (was_stopped) return Status::NotRun;
+  if (was_stopped) return RunStatus::NotRun;
   if (tally.failed() && phase_record["failureMessage"] == "") phase_record["failureMessage"] = "one or more steps failed";
   reporter_.phase_finished(phase.name, tally.status());
   return tally.status();
@@ -97,11 +97,11 @@ Status Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, nlo
 
 nlohmann::json Execution::not_run_document_record(const Document& doc, const std::vector<std::string>& phases) {
   nlohmann::json record = {{"name", doc.name},       {"filePath", doc.source.path}, {"description", doc.description},
-                           {"status", status_name(Status::NotRun)}, {"startTime", ""},             {"endTime", ""},
+                           {"status", status_name(RunStatus::NotRun)}, {"startTime", ""},             {"endTime", ""},
                            {"failureMessage", ""},   {"phases", nlohmann::json::array()}};
   for (const auto& phase : doc.phases) {
     if (!phase_selected(phases, phase.name)) continue;
-    nlohmann::json p = {{"name", phase.name}, {"status", status_name(Status::NotRun)}, {"startTime", ""},
+    nlohmann::json p = {{"name", phase.name}, {"status", status_name(RunStatus::NotRun)}, {"startTime", ""},
                         {"endTime", ""},      {"failureMessage", ""}, {"steps", nlohmann::json::array()}};
     for (const auto& step : phase.steps) p["steps"].push_back(base_record(step));
     record["phases"].push_back(std::move(p));
@@ -114,7 +114,7 @@ nlohmann::json Execution::base_record(const StepSpec& step) {
   nlohmann::json r = nlohmann::json::object();
   r["name"] = step.name;
   r["action"] = step.action;
-  r["status"] = status_name(Status::NotRun);
+  r["status"] = status_name(RunStatus::NotRun);
   r["failureMessage"] = "";
   r["timeoutSeconds"] = step.timeout_seconds;
   r["onFailure"] = on_failure_name(step.on_failure);

@@ -25,10 +25,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Counters {
   int executed = 0, failed = 0, ignored = 0;
-  void count(Status status) {
+  void count(RunStatus status) {
     if (counts_as_executed(status)) ++executed;
-    if (status == Status::Failed) ++failed;
-    if (status == Status::IgnoredFailure) ++ignored;
+    if (status == RunStatus::Failed) ++failed;
+    if (status == RunStatus::IgnoredFailure) ++ignored;
   }
 };
 
@@ -66,7 +66,7 @@ enum class StepEnd {
 
 // What a step's parts decide, passed from one to the next.
 struct StepOutcome {
-  std::optional<Status> status;  // unset until decided (Success, Failed or Skipped)
+  std::optional<RunStatus> status;  // unset until decided (Success, Failed or Skipped)
   StepEnd end = StepEnd::Finished;
   std::string failure;
   nlohmann::json record;  // the step's detailedoutput.json record
@@ -114,7 +114,7 @@ class Execution {
   nlohmann::json not_run_document_record(const Document& doc, const std::vector<std::string>& phases);
 
  private:
-  Status run_phase(DocumentRun& run, size_t phase_index, Counters& counters, nlohmann::json& phase_record,
+  RunStatus run_phase(DocumentRun& run, size_t phase_index, Counters& counters, nlohmann::json& phase_record,
                    bool& stopped);
   nlohmann::json run_step(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
                           Counters& counters);

@@ -28,7 +28,7 @@ void refuse_expressions(const nlohmann::json& value, const Document& doc, const 
       out.push_back(
           {Severity::Error, doc.source.at(pointer),
            "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
-           "pass the value as a parameter instead"});
+           "pass the value as a parameter instead", DiagnosticCode::NotRunnable});
 }
 
 }  // namespace
@@ -60,7 +60,8 @@ Diagnostics bind_variables(const Document& doc, const std::map<std::string, std:
         if (list[k].contains(p.name)) pointer = pointer_append(pointer_append("/parameters", k), p.name);
       diagnostics.push_back({Severity::Error, doc.source.key_at(pointer),
                              "parameter '" + p.name + "' has no default and no value was given",
-                             "pass it with --parameters " + p.name + "=VALUE (or in the --config file)"});
+                             "pass it with --parameters " + p.name + "=VALUE (or in the --config file)",
+                             DiagnosticCode::MissingParameterValue});
     }
   }
   for (const auto& [name, value] : doc.constants) variables[name] = value;
@@ -78,7 +79,7 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
       if (blocked_actions.count(step.action)) {
         out.push_back({Severity::Error, doc.source.at(action_pointer),
                        "action " + step.action + " is blocked by --blocked-action-modules (step " + step.name + ")",
-                       "remove it from --blocked-action-modules, or run other phases"});
+                       "remove it from --blocked-action-modules, or run other phases", DiagnosticCode::NotRunnable});
       } else if (!actions.find(step.action)) {
         const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
         bool other_platform = schema && !schema->supports(host_platform());
@@ -88,7 +89,8 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
                  ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
                        "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
                  : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
-             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it"});
+             "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it",
+             DiagnosticCode::NotRunnable});
       }
       const nlohmann::json* step_json = nullptr;
       try {
@@ -119,12 +121,13 @@ bool load_document(const std::string& path, const std::string& platform, bool st
   if (is_remote(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0},
                            "remote documents (S3, ARN, URL) are not supported by this build yet",
-                           "download the document and pass its local path"});
+                           "download the document and pass its local path", DiagnosticCode::Unreadable});
     return false;
   }
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
-    diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document", "pass a .yml/.yaml/.json file"});
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document", "pass a .yml/.yaml/.json file",
+                           DiagnosticCode::Unreadable});
     return false;
   }
   LoadedDocument loaded;

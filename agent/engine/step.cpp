@@ -65,9 +65,9 @@ void Execution::evaluate_if(StepRun& s, StepOutcome& outcome) {
       {"verdict", verdict.verdict}, {"branch", branch_name(verdict.branch)}, {"detail", verdict.detail}};
   reporter_.condition_evaluated(s.label, verdict.verdict, branch_name(verdict.branch), verdict.detail);
   if (verdict.branch == Branch::Skip) {
-    outcome.status = Status::Skipped;
+    outcome.status = RunStatus::Skipped;
   } else if (verdict.branch == Branch::Abort) {
-    outcome.status = Status::Failed;
+    outcome.status = RunStatus::Failed;
     outcome.failure = verdict.evaluated ? "the 'if' condition chose Abort" : verdict.detail;
   }
 }
@@ -102,12 +102,12 @@ void Execution::run_attempts(StepRun& s, StepOutcome& outcome) {
       return;
     }
     if (result.end == AttemptEnd::Succeeded) {
-      outcome.status = Status::Success;
+      outcome.status = RunStatus::Success;
       outcome.failure.clear();
       if (result.reboot_after_step) outcome.end = StepEnd::RebootAfter;
       return;
     }
-    outcome.status = Status::Failed;
+    outcome.status = RunStatus::Failed;
     outcome.failure = result.failure;
     reporter_.attempt_failed(s.label, attempt, result.failure);
     if (result.end == AttemptEnd::FailedFinal) return;
@@ -121,24 +121,24 @@ nlohmann::json Execution::finish_step(StepRun& s, StepOutcome& outcome, Counters
   record["endTime"] = utc_timestamp();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.started).count();
   if (outcome.end == StepEnd::RebootBefore) {  // runs again from its start: not finished, not counted
-    record["status"] = status_name(Status::Rebooting);
+    record["status"] = status_name(RunStatus::Rebooting);
     reporter_.step_rebooting(s.label);
     return record;
   }
   if (outcome.end == StepEnd::Stopped) {
-    record["status"] = status_name(Status::Interrupted);
+    record["status"] = status_name(RunStatus::Interrupted);
     record["failureMessage"] = outcome.failure;
     save(StepInterruptedRecord{s.key});
     reporter_.step_interrupted(s.label, outcome.failure);
     return record;
   }
-  Status status = outcome.status.value_or(Status::Failed);
+  RunStatus status = outcome.status.value_or(RunStatus::Failed);
   if (outcome.end == StepEnd::RebootAfter && static_cast<int>(reboots_.size()) >= options_.max_reboots) {
-    status = Status::Failed;  // the Reboot action ran, but one more reboot would pass the cap
+    status = RunStatus::Failed;  // the Reboot action ran, but one more reboot would pass the cap
     outcome.failure = reboot_cap_message();
     outcome.end = StepEnd::Finished;
   }
-  if (status == Status::Failed && s.spec.on_failure == OnFailure::Ignore) status = Status::IgnoredFailure;
+  if (status == RunStatus::Failed && s.spec.on_failure == OnFailure::Ignore) status = RunStatus::IgnoredFailure;
   counters.count(status);
   record["status"] = status_name(status);
   record["failureMessage"] = outcome.failure;

@@ -25,16 +25,16 @@ void RunReporter::run_resumed(const std::string& execution_id, const std::string
   log_.event({{"event", "runResumed"}, {"executionId", execution_id}, {"how", how}});
 }
 
-void RunReporter::run_finished(Status status, const nlohmann::json& summary) {
+void RunReporter::run_finished(RunStatus status, const nlohmann::json& summary) {
   log_.event({{"event", "runFinished"}, {"status", status_name(status)}, {"summary", summary}});
 }
 
-void RunReporter::run_completed(Status status, const std::string& failure) {
-  if (status == Status::Rebooting)
+void RunReporter::run_completed(RunStatus status, const std::string& failure) {
+  if (status == RunStatus::Rebooting)
     log_.console("Info", "", "TOE is rebooting the machine; the execution resumes afterwards");
-  else if (status == Status::Interrupted)
+  else if (status == RunStatus::Interrupted)
     log_.console("Error", "", "TOE stopped: " + failure);
-  else if (status == Status::Failed)
+  else if (status == RunStatus::Failed)
     log_.console("Info", "", "TOE has completed execution with failure - " + failure);
   else
     log_.console("Info", "", "TOE has completed execution successfully");
@@ -45,7 +45,7 @@ void RunReporter::document_started(const std::string& path, const std::string& e
   log_.application("info", "document " + path + " started (execution " + execution_id + ")");
 }
 
-void RunReporter::document_finished(const std::string& path, Status status) {
+void RunReporter::document_finished(const std::string& path, RunStatus status) {
   log_.event({{"event", "documentFinished"}, {"document", path}, {"status", status_name(status)}});
 }
 
@@ -53,7 +53,7 @@ void RunReporter::phase_started(const std::string& document, const std::string& 
   log_.event({{"event", "phaseStarted"}, {"document", document}, {"phase", phase}});
 }
 
-void RunReporter::phase_finished(const std::string& phase, Status status) {
+void RunReporter::phase_finished(const std::string& phase, RunStatus status) {
   log_.event({{"event", "phaseFinished"}, {"phase", phase}, {"status", status_name(status)}});
 }
 
@@ -92,7 +92,7 @@ void RunReporter::attempt_failed(const StepLabel& s, int64_t attempt, const std:
               {"message", message}});
 }
 
-void RunReporter::step_finished(const StepLabel& s, Status status, int64_t duration_ms, const std::string& failure) {
+void RunReporter::step_finished(const StepLabel& s, RunStatus status, int64_t duration_ms, const std::string& failure) {
   std::string name(status_name(status));
   log_.event({{"event", "stepFinished"},
               {"phase", s.phase},
@@ -100,12 +100,12 @@ void RunReporter::step_finished(const StepLabel& s, Status status, int64_t durat
               {"status", name},
               {"durationMs", duration_ms},
               {"failureMessage", failure}});
-  bool failed = status == Status::Failed;
+  bool failed = status == RunStatus::Failed;
   log_.application(failed ? "error" : "info", "step " + label_of(s) + " " + name + with_failure(failure));
   log_.console(failed ? "Error" : "Info", "", "Step " + s.step + " " + name + with_failure(failure));
-  if (status == Status::Success) {
+  if (status == RunStatus::Success) {
     terminal("  \033[32m✓\033[0m " + label_of(s) + " " + std::to_string(duration_ms) + " ms\n");
-  } else if (status == Status::Skipped) {
+  } else if (status == RunStatus::Skipped) {
     terminal("  \033[33m-\033[0m " + label_of(s) + " skipped\n");
   } else {
     terminal("  \033[31m✗\033[0m " + label_of(s) + " " + name + ": " + failure + "\n");

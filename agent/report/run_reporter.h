@@ -24,21 +24,21 @@ class RunReporter {
 
   void run_started(const std::string& execution_id);
   void run_resumed(const std::string& execution_id, const std::string& how);
-  void run_finished(Status status, const nlohmann::json& summary);
+  void run_finished(RunStatus status, const nlohmann::json& summary);
   // The last console line: completed, stopped (resumable), or rebooting.
-  void run_completed(Status status, const std::string& failure);
+  void run_completed(RunStatus status, const std::string& failure);
 
   void document_started(const std::string& path, const std::string& execution_id);
-  void document_finished(const std::string& path, Status status);
+  void document_finished(const std::string& path, RunStatus status);
   void phase_started(const std::string& document, const std::string& phase);
-  void phase_finished(const std::string& phase, Status status);
+  void phase_finished(const std::string& phase, RunStatus status);
 
   void step_started(const StepLabel& step, bool again);
   void step_replayed(const StepLabel& step);  // finished before a reboot or crash
   void condition_evaluated(const StepLabel& step, bool verdict, std::string_view branch, const std::string& detail);
   void attempt_started(const StepLabel& step, int64_t attempt);
   void attempt_failed(const StepLabel& step, int64_t attempt, const std::string& message);
-  void step_finished(const StepLabel& step, Status status, int64_t duration_ms, const std::string& failure);
+  void step_finished(const StepLabel& step, RunStatus status, int64_t duration_ms, const std::string& failure);
   void step_interrupted(const StepLabel& step, const std::string& failure);
   void step_rebooting(const StepLabel& step);
   void reboot_requested(const StepLabel& step, const std::string& reason);

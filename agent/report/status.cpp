@@ -5,25 +5,25 @@
 
 namespace kiln {
 namespace {
-constexpr std::array<std::pair<Status, std::string_view>, 8> kNames = {{
-    {Status::Success, "success"},
-    {Status::Failed, "failed"},
-    {Status::IgnoredFailure, "ignoredFailure"},
-    {Status::Skipped, "skipped"},
-    {Status::NotRun, "notRun"},
-    {Status::SuccessWithIgnoredFailure, "successWithIgnoredFailure"},
-    {Status::Interrupted, "interrupted"},
-    {Status::Rebooting, "rebooting"},
+constexpr std::array<std::pair<RunStatus, std::string_view>, 8> kNames = {{
+    {RunStatus::Success, "success"},
+    {RunStatus::Failed, "failed"},
+    {RunStatus::IgnoredFailure, "ignoredFailure"},
+    {RunStatus::Skipped, "skipped"},
+    {RunStatus::NotRun, "notRun"},
+    {RunStatus::SuccessWithIgnoredFailure, "successWithIgnoredFailure"},
+    {RunStatus::Interrupted, "interrupted"},
+    {RunStatus::Rebooting, "rebooting"},
 }};
 }  // namespace
 
-std::string_view status_name(Status status) {
+std::string_view status_name(RunStatus status) {
   for (const auto& [s, name] : kNames)
     if (s == status) return name;
   return "unknown";
 }
 
-std::optional<Status> parse_status(std::string_view name) {
+std::optional<RunStatus> parse_status(std::string_view name) {
   for (const auto& [s, n] : kNames)
     if (n == name) return s;
   return std::nullopt;

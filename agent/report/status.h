@@ -7,7 +7,7 @@
 
 namespace kiln {
 
-enum class Status {
+enum class RunStatus {
   Success,
   Failed,
   IgnoredFailure,             // a step that failed with onFailure: Ignore
@@ -18,22 +18,22 @@ enum class Status {
   Rebooting,                  // waiting for a reboot; resumes afterwards
 };
 
-std::string_view status_name(Status status);
-std::optional<Status> parse_status(std::string_view name);
+std::string_view status_name(RunStatus status);
+std::optional<RunStatus> parse_status(std::string_view name);
 
 // Whether a step with this status counts as executed in the summary.
-inline bool counts_as_executed(Status s) { return s != Status::Skipped && s != Status::NotRun; }
+inline bool counts_as_executed(RunStatus s) { return s != RunStatus::Skipped && s != RunStatus::NotRun; }
 
 // Aggregates children's statuses into a phase/document/run status.
 class StatusTally {
  public:
-  void add(Status s) {
-    if (s == Status::Failed) failed_ = true;
-    if (s == Status::IgnoredFailure || s == Status::SuccessWithIgnoredFailure) ignored_ = true;
+  void add(RunStatus s) {
+    if (s == RunStatus::Failed) failed_ = true;
+    if (s == RunStatus::IgnoredFailure || s == RunStatus::SuccessWithIgnoredFailure) ignored_ = true;
   }
   bool failed() const { return failed_; }
-  Status status() const {
-    return failed_ ? Status::Failed : ignored_ ? Status::SuccessWithIgnoredFailure : Status::Success;
+  RunStatus status() const {
+    return failed_ ? RunStatus::Failed : ignored_ ? RunStatus::SuccessWithIgnoredFailure : RunStatus::Success;
   }
 
  private:

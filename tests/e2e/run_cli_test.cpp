@@ -259,6 +259,8 @@ phases:
   CHECK(diagnostics[0]["message"].get<std::string>().find("timeoutSecond") != std::string::npos);
   CHECK(diagnostics[0]["hint"].get<std::string>().find("did you mean 'timeoutSeconds'") != std::string::npos);
   CHECK(diagnostics[1]["line"] == 12);
+  CHECK(diagnostics[0]["code"] == "unknownKey");
+  CHECK(diagnostics[1]["code"] == "schema");
 
   auto ok = run_kiln({"validate", "--format", "json", "--documents", good});
   CHECK(ok.exit_code == 0);

@@ -254,6 +254,45 @@ phases:
   CHECK(run.console().find("else-abort") == std::string::npos);
 }
 
+TEST_CASE("condition: an `if` that cannot be evaluated fails its step with the reason, not as a branch") {
+  TempDir dir;
+  auto run = run_yaml(dir, R"(schemaVersion: 1.0
+parameters:
+  - Pattern:
+      type: string
+      default: '(['  # a regular expression that does not compile
+phases:
+  - name: build
+    steps:
+      - name: BadPattern
+        action: ExecuteBash
+        onFailure: Continue
+        if:
+          patternMatches: '{{ Pattern }}'
+          value: abc
+        inputs:
+          commands: [echo bad-pattern]
+      - name: ChoseAbort
+        action: ExecuteBash
+        onFailure: Continue
+        if:
+          numberEquals: 1
+          value: 2
+          else: Abort
+        inputs:
+          commands: [echo chose-abort]
+)");
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 1);
+  CHECK(run.status("BadPattern") == "failed");
+  std::string reason = run.step("BadPattern")["failureMessage"];
+  CHECK(reason.rfind("cannot evaluate 'if': ", 0) == 0);
+  CHECK(reason.find("invalid regular expression") != std::string::npos);
+  CHECK(run.status("ChoseAbort") == "failed");
+  CHECK(run.step("ChoseAbort")["failureMessage"] == "the 'if' condition chose Abort");
+  CHECK(run.console().find("Stdout: bad-pattern") == std::string::npos);
+}
+
 TEST_CASE("condition: a chained value in `value:` of an if and of an Assert") {
   TempDir dir;
   auto run = run_yaml(dir, R"(schemaVersion: 1.0
