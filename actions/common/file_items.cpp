@@ -27,8 +27,10 @@ ActionResult run_each_item(ActionContext& context,
       result.timed_out = interrupt.timed_out();
     } else {
       try {
-        if (item.is_object() && item.contains("path") && path.empty()) error = "'path' is empty";
-        else error = run_item(item, result);
+        if (item.is_object() && item.contains("path") && path.empty())
+          error = "'path' is empty";
+        else
+          error = run_item(item, result);
       } catch (const std::exception& e) {  // std::filesystem and friends: a failure, not a crash
         error = e.what();
       }

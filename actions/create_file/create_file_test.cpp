@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "tests/support/skip.h"
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::read_file;

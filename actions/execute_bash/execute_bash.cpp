@@ -36,8 +36,7 @@ int sealed_script(const std::string& script, std::string& error) {
     return -1;
   }
   int failure = files::write_all(fd, script);
-  if (failure == 0 &&
-      ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+  if (failure == 0 && ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
     failure = errno;
   if (failure != 0) {
     error = files::errno_message("cannot write the script in memory", "", failure);
@@ -50,7 +49,9 @@ int sealed_script(const std::string& script, std::string& error) {
 // Put before the first command, on its line (LINENO stays as written): bash has opened
 // /dev/fd/3 as a descriptor of its own by then, and the script's commands need not
 // inherit fd 3 (tools such as LVM's warn about descriptors they did not expect).
-std::string close_passed_fd() { return "exec " + std::to_string(sys::kPassedFd) + "<&-; "; }
+std::string close_passed_fd() {
+  return "exec " + std::to_string(sys::kPassedFd) + "<&-; ";
+}
 
 }  // namespace
 

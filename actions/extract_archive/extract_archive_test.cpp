@@ -150,13 +150,13 @@ TEST_CASE("ExtractArchive: overwrite false refuses an existing file before extra
   CHECK(read_file(dir.file("out/pkg/readme")) == "read me\n");
 }
 
-TEST_CASE("ExtractArchive: every entry that could land outside the destination is refused and nothing is written (tar and zip)") {
+TEST_CASE("ExtractArchive: tar and zip: an entry that could land outside the destination is refused, nothing written") {
   struct Case {
     const char* what;
     std::vector<Entry> entries;  // after a harmless first entry
     std::string named;           // the entry the message must name
     std::string reason;
-    bool tar_only = false;       // zip has no hard links nor devices
+    bool tar_only = false;  // zip has no hard links nor devices
   };
   TempDir dir;
   const std::string outside = dir.file("outside");  // the sentinel: must stay empty
@@ -177,7 +177,8 @@ TEST_CASE("ExtractArchive: every entry that could land outside the destination i
        "would be written through the symbolic link 'a/up'"},
       {"hard link climbing out", {{"hl", 'h', "../victims/victim"}}, "hl", "is a hard link whose target", true},
       {"hard link to an absolute path", {{"hl", 'h', victim}}, "hl", "has an absolute path", true},
-      {"hard link to a symlink", {{"lnk", 'l', "sub"}, {"hl", 'h', "lnk"}}, "hl", "hard link to the symbolic link", true},
+      {"hard link to a symlink", {{"lnk", 'l', "sub"}, {"hl", 'h', "lnk"}}, "hl", "hard link to the symbolic link",
+       true},
       {"device", {{"null", 'c', ""}}, "null", "is a device, FIFO or socket", true},
   };
   int runs = 0;
@@ -195,7 +196,8 @@ TEST_CASE("ExtractArchive: every entry that could land outside the destination i
       auto run = run_step(dir, "ExtractArchive", extract(archive, destination));
       ++runs;
       INFO(name << ": " << c.what << "\n" << kiln::e2e::describe(run) << "\nmessage: " << failure_of(run));
-      CHECK(failed_with(run, {"item 0 (" + archive + "): entry '" + c.named + "' ", c.reason, "nothing was extracted"}));
+      CHECK(failed_with(run,
+                        {"item 0 (" + archive + "): entry '" + c.named + "' ", c.reason, "nothing was extracted"}));
       CHECK(is_empty_folder(outside));
       CHECK_FALSE(exists(destination + "/harmless.txt"));
       struct stat st;

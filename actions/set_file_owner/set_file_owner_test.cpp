@@ -4,13 +4,14 @@
 
 #include <filesystem>
 
-#include "tests/support/skip.h"
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::TempDir;
 
-TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by name or id; owner by id" * KILN_NEEDS_ROOT) {
+TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by name or id; owner by id" *
+          KILN_NEEDS_ROOT) {
   REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   std::string a = dir.write("a", "a"), b = dir.write("b", "b"), c = dir.write("c", "c"), d = dir.write("d", "d");
@@ -31,7 +32,8 @@ TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by 
   CHECK(stat_of(d).st_gid == primary_gid_of(kTestOwner));  // a known id also has a primary group
 }
 
-TEST_CASE("SetFileOwner: a numeric id unknown to the user database works with a group, and needs one" * KILN_NEEDS_ROOT) {
+TEST_CASE("SetFileOwner: a numeric id unknown to the user database works with a group, and needs one" *
+          KILN_NEEDS_ROOT) {
   REQUIRE(have_test_owner());  // creates the test user and group when missing
   uid_t unknown = 54321;
   while (::getpwuid(unknown)) ++unknown;

@@ -4,13 +4,14 @@
 
 #include <filesystem>
 
-#include "tests/support/skip.h"
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::TempDir;
 
-TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it; links inside are not followed" * KILN_NEEDS_ROOT) {
+TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it; links inside are not followed" *
+          KILN_NEEDS_ROOT) {
   REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   dir.write("tree/file", "f");
@@ -30,7 +31,8 @@ TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it
   CHECK(stat_of(outside).st_uid == ::geteuid());  // the link changed, not what it points to
 }
 
-TEST_CASE("SetFolderOwner: recursive false changes only the folder; group defaults to the user's primary group" * KILN_NEEDS_ROOT) {
+TEST_CASE("SetFolderOwner: recursive false changes only the folder; group defaults to the user's primary group" *
+          KILN_NEEDS_ROOT) {
   REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   dir.write("tree/file", "f");

@@ -10,8 +10,8 @@
 #include <regex>
 #include <sstream>
 
-#include "tests/support/skip.h"
 #include "actions/common/action_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::action_test;
 using kiln::test::read_file;
@@ -70,7 +70,8 @@ bool has_apt() { return access("/usr/bin/apt-get", X_OK) == 0 && geteuid() == 0;
 
 }  // namespace
 
-TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package" * KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
+TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   std::string before = installed_version("coreutils");
   auto run = run_update(dir, {{"include", {"coreutils"}}});
@@ -82,7 +83,8 @@ TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package" *
   CHECK(installed_version("coreutils") == before);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package pinned for this run only" * KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
+TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package pinned for this run only" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   std::string sed_before = installed_version("sed");
   auto run = run_update(dir, {{"include", {"coreutils", "sed"}}, {"exclude", {"sed"}}});
@@ -99,7 +101,8 @@ TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package
   CHECK(run_command({"apt-mark", "showhold"}).out.find("sed") == std::string::npos);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (here: every pending upgrade is excluded)" * KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
+TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (here: every pending upgrade is excluded)" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   run_command({"apt-get", "-q", "-o", "DPkg::Lock::Timeout=120", "update"});  // as kiln will, so the list is current
   std::vector<std::string> pending = pending_upgrades();
@@ -114,7 +117,8 @@ TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (her
   CHECK(installed_version("sed") == sed_before);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): an unknown package fails the step with apt's message" * KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
+TEST_CASE("UpdateOS (apt-get, real): an unknown package fails the step with apt's message" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   auto run = run_update(dir, {{"include", {"kiln-no-such-package"}}});
   CHECK(failed_with(run, {"failed with exit code 100", "kiln-no-such-package"}));
@@ -152,7 +156,8 @@ TEST_CASE("UpdateOS: no package manager on PATH is a clear error" * KILN_NEEDS_R
   CHECK(failed_with(run, {"no supported package manager found on PATH (looked for apt-get, dnf, yum and zypper)"}));
 }
 
-TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, then upgrade everything" * KILN_NEEDS_ROOT) {
+TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, then upgrade everything" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"zypper", "yum", "dnf", "apt-get"});
   auto run = run_update(dir, nlohmann::json::object(), {}, {"PATH=" + bin});
@@ -164,7 +169,8 @@ TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, 
         "Dpkg::Options::=--force-confold upgrade --with-new-pkgs\n");
 }
 
-TEST_CASE("UpdateOS (fake managers): dnf before yum; include/exclude become arguments and --exclude" * KILN_NEEDS_ROOT) {
+TEST_CASE("UpdateOS (fake managers): dnf before yum; include/exclude become arguments and --exclude" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"zypper", "yum", "dnf"});
   auto run = run_update(dir, {{"include", {"curl", "kernel*", "vim"}}, {"exclude", {"vim"}}}, {}, {"PATH=" + bin});
@@ -185,7 +191,8 @@ TEST_CASE("UpdateOS (fake managers): yum when it is the only one" * KILN_NEEDS_R
   CHECK(read_file(dir.file("calls.log")) == "yum -y upgrade openssl\n");
 }
 
-TEST_CASE("UpdateOS (fake managers): zypper: exclude alone updates the listed updates minus the excluded; 103 reruns" * KILN_NEEDS_ROOT) {
+TEST_CASE("UpdateOS (fake managers): zypper: exclude alone updates the listed updates minus the excluded; 103 reruns" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string marker = dir.file("restarted");
   std::string bin = fake_managers(

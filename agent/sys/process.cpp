@@ -230,8 +230,7 @@ int spawn_child(const ProcessSpec& spec, int stdout_fd, int stderr_fd, pid_t& pi
     if (!moved_passed_fd) return errno;
     passed_fd = moved_passed_fd.get();
   }
-  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, passed_fd, spec.working_directory);
-      rc != 0)
+  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, passed_fd, spec.working_directory); rc != 0)
     return rc;
 
   std::vector<std::string> argv_strings;

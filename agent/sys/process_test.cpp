@@ -315,7 +315,7 @@ TEST_CASE("process: a passed descriptor reaches that child as fd 3, and no other
     with.passed_fd = passed;
     Captured given = run(with);
     CHECK(given.out == "0 1 2 3 4\n" + pipe_name + "\n");  // 4: the directory the glob is reading
-    CHECK((::fcntl(passed, F_GETFD) & FD_CLOEXEC) != 0);  // ours stays close-on-exec
+    CHECK((::fcntl(passed, F_GETFD) & FD_CLOEXEC) != 0);   // ours stays close-on-exec
     Captured other = run(bash("cd /proc/self/fd && echo *"));
     CHECK(other.out == "0 1 2 3\n");  // 3: the directory the glob is reading
   }

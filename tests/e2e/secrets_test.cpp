@@ -3,13 +3,11 @@
 // folders are private; an unwritable log directory or a log disk that fills up stops
 // the run clearly and leaves it resumable.
 #include <doctest/doctest.h>
-
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -83,6 +81,17 @@ struct RunPlaces {
   }
 };
 
+// A document with a secret parameter, Token, and one build phase whose steps follow.
+const std::string kTokenDocument = R"(schemaVersion: 1.0
+parameters:
+  - Token:
+      type: string
+      secret: true
+phases:
+  - name: build
+    steps:
+)";
+
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) text += line + "\n";
@@ -127,8 +136,8 @@ phases:
         inputs:
           commands: ["echo 'bad {{ DbPassword }}' >&2; exit 3"]
 )");
-  auto run = kiln::test::run_kiln({"run", "-d", doc, "-l", places.logs, "-s", places.state, "-i", "sec",
-                                   "--parameters", std::string("DbPassword=") + kSecret, "--trace"},
+  auto run = kiln::test::run_kiln({"run", "-d", doc, "-l", places.logs, "-s", places.state, "-i", "sec", "--parameters",
+                                   std::string("DbPassword=") + kSecret, "--trace"},
                                   places.work, {"TMPDIR=" + places.tmp});
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
@@ -155,26 +164,19 @@ TEST_CASE("secrets: a script holding a secret touches no filesystem, also when k
   std::string seen = secret;  // what the script writes: the value, with '-' made '_' (not the secret itself)
   std::replace(seen.begin(), seen.end(), '-', '_');
   const std::string pid_file = dir.file("bash.pid"), marker = dir.file("marker");
-  std::string doc = dir.write("doc.yml", R"(schemaVersion: 1.0
-parameters:
-  - Token:
-      type: string
-      secret: true
-phases:
-  - name: build
-    steps:
-      - name: Slow
+  std::string doc = dir.write("doc.yml", kTokenDocument + R"(      - name: Slow
         action: ExecuteBash
         inputs:
           commands:
             - echo $$ > )" + pid_file + R"(
             - token="{{ Token }}"
-            - echo "${token//-/_}" > )" + marker + R"(
+            - echo "${token//-/_}" > )" + marker +
+                                             R"(
             - sleep 60
 )");
-  pid_t pid = kiln::test::spawn_kiln({"run", "-d", doc, "-l", places.logs, "-s", places.state, "-i", "killed",
-                                      "--parameters", "Token=" + secret},
-                                     dir.file("out"), dir.file("err"), {"TMPDIR=" + places.tmp}, places.work);
+  pid_t pid = kiln::test::spawn_kiln(
+      {"run", "-d", doc, "-l", places.logs, "-s", places.state, "-i", "killed", "--parameters", "Token=" + secret},
+      dir.file("out"), dir.file("err"), {"TMPDIR=" + places.tmp}, places.work);
   REQUIRE(pid > 0);
   // Whatever happens, neither kiln nor the step's bash (leader of its own group) outlives the test.
   struct Reaper {
@@ -202,21 +204,14 @@ phases:
   REQUIRE(bash > 1);
   ::kill(-bash, SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK_MESSAGE(places.holding(secret).empty(), "after the step's bash was killed too:\n" << join_lines(places.holding(secret)));
+  CHECK_MESSAGE(places.holding(secret).empty(), "after the step's bash was killed too:\n"
+                                                    << join_lines(places.holding(secret)));
 }
 
 TEST_CASE("secrets: a script holding a secret runs as any other: bash, arguments, exit code, its folder") {
   TempDir dir;
   RunPlaces places(dir);
-  std::string doc = dir.write("doc.yml", R"(schemaVersion: 1.0
-parameters:
-  - Token:
-      type: string
-      secret: true
-phases:
-  - name: build
-    steps:
-      - name: Secret
+  std::string doc = dir.write("doc.yml", kTokenDocument + R"(      - name: Secret
         action: ExecuteBash
         onFailure: Continue
         inputs:
@@ -252,15 +247,10 @@ phases:
 
 TEST_CASE("secrets: --strict refuses kiln extensions; without it they validate") {
   TempDir dir;
-  std::string doc = dir.write("doc.yml", R"(schemaVersion: 1.0
-parameters:
-  - Token:
-      type: string
-      secret: true
-phases:
-  - name: build
-    steps:
-      - {name: Unpack, action: ExtractArchive, inputs: [{source: /tmp/a.tar, destination: /tmp/a}]}
+  std::string doc = dir.write(
+      "doc.yml",
+      kTokenDocument +
+          R"(      - {name: Unpack, action: ExtractArchive, inputs: [{source: /tmp/a.tar, destination: /tmp/a}]}
 )");
   CHECK(kiln::test::run_kiln({"validate", "-d", doc}).exit_code == 0);
   auto strict = kiln::test::run_kiln({"validate", "--strict", "-d", doc});

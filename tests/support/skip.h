@@ -6,7 +6,6 @@
 //   TEST_CASE("gives files away" * KILN_NEEDS_ROOT) { ... }
 #pragma once
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
