@@ -1,9 +1,12 @@
 // Helpers for the file actions' end-to-end tests: a one-step document built from JSON
 // inputs (JSON is YAML), run by the real kiln binary, and small filesystem probes.
 #pragma once
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -81,6 +84,49 @@ inline std::string make_file(const std::string& path, const std::string& content
   ::chmod(path.c_str(), mode);
   return path;
 }
+
+// A folder on another filesystem than TempDir's, for moves across devices (EXDEV): a small
+// tmpfs mounted for the test when root (so CI always has one), else a fresh folder in
+// /dev/shm when that is another filesystem. Unmounted or removed with the object.
+class OtherFilesystem {
+ public:
+  // Whether this machine can give one (decide with it whether to skip the test).
+  static bool available() { return ::geteuid() == 0 || shm_is_separate(); }
+  OtherFilesystem() {
+    if (::geteuid() == 0) {
+      REQUIRE_MESSAGE(::mount("tmpfs", mount_point_.path().c_str(), "tmpfs", 0, "size=16m") == 0,
+                      "cannot mount a tmpfs: " << std::strerror(errno));
+      path_ = mount_point_.path();
+      mounted_ = true;
+      return;
+    }
+    std::string pattern = "/dev/shm/kiln-move-XXXXXX";
+    REQUIRE(shm_is_separate());
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~OtherFilesystem() {
+    if (mounted_) {
+      ::umount2(path_.c_str(), MNT_DETACH);
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  OtherFilesystem(const OtherFilesystem&) = delete;
+  OtherFilesystem& operator=(const OtherFilesystem&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  static bool shm_is_separate() {
+    struct stat tmp, shm;
+    return ::stat(std::filesystem::temp_directory_path().c_str(), &tmp) == 0 && ::stat("/dev/shm", &shm) == 0 &&
+           tmp.st_dev != shm.st_dev;
+  }
+  TempDir mount_point_;
+  std::string path_;
+  bool mounted_ = false;
+};
 
 // Runs a command (not through a shell) and collects its output, for tests that must run
 // kiln as another user or with another PATH.

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <exception>
 
+#include "actions/common/path_ops.h"
+
 namespace kiln::files {
 
 ActionResult run_each_item(ActionContext& context,
@@ -15,19 +17,23 @@ ActionResult run_each_item(ActionContext& context,
   ActionResult result;
   // Map-form inputs never reach these actions (their schemas say list), but be lenient.
   nlohmann::json items = context.inputs.is_array() ? context.inputs : nlohmann::json::array({context.inputs});
+  // Between items, as path_ops::run_items does: the step's budget and the cancel flag.
+  path_ops::Interrupt interrupt(context);
   for (size_t i = 0; i < items.size(); ++i) {
     const nlohmann::json& item = items[i];
     std::string path = item.is_object() ? item.value("path", "") : "";
-    if (context.cancel && context.cancel->load()) {
-      result.failure_message = "cancelled before item " + std::to_string(i) + " (" + path + ")";
-      return result;
-    }
-    std::string error;
-    try {
-      if (item.is_object() && item.contains("path") && path.empty()) error = "'path' is empty";
-      else error = run_item(item, result);
-    } catch (const std::exception& e) {  // std::filesystem and friends: a failure, not a crash
-      error = e.what();
+    std::string error = interrupt.check();
+    if (!error.empty()) {
+      result.timed_out = interrupt.timed_out();
+    } else {
+      try {
+        if (item.is_object() && item.contains("path") && path.empty())
+          error = "'path' is empty";
+        else
+          error = run_item(item, result);
+      } catch (const std::exception& e) {  // std::filesystem and friends: a failure, not a crash
+        error = e.what();
+      }
     }
     if (!error.empty()) {
       result.success = false;

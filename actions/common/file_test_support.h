@@ -91,10 +91,11 @@ inline constexpr const char* kTestOwner = "kiln-test-owner";
 inline constexpr const char* kTestGroup = "kiln-test-group";
 
 // Ownership tests need a real second user and group: created here when missing (CI runs
-// as root). Returns false when not root, and the caller skips: only root may give files away.
+// as root). Returns false when not root: only root may give files away. A whole test
+// that needs them is skipped with KILN_SKIP_UNLESS(::geteuid() == 0, ...) (tests/support/skip.h).
 inline bool have_test_owner() {
   if (::geteuid() != 0) {
-    MESSAGE("not root: ownership checks skipped");
+    MESSAGE("SKIPPED: not root: the ownership checks of this test");
     return false;
   }
   if (!::getgrnam(kTestGroup)) (void)std::system("groupadd --system kiln-test-group >/dev/null 2>&1");

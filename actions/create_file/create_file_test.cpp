@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::read_file;
@@ -123,8 +124,8 @@ TEST_CASE("CreateFile: permissions that are not 3-4 octal digits are refused bef
   }
 }
 
-TEST_CASE("CreateFile: owner by name takes the user's primary group; group by name; numeric ids") {
-  if (!have_test_owner()) return;
+TEST_CASE("CreateFile: owner by name takes the user's primary group; group by name; numeric ids" * KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   std::string uid = std::to_string(uid_of(kTestOwner)), gid = std::to_string(gid_of(kTestGroup));
   json items = json::array({{{"path", dir.file("by-name")}, {"owner", kTestOwner}},

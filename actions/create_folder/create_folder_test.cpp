@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::read_file;
@@ -78,8 +79,8 @@ TEST_CASE("CreateFolder: a file at the path, or in the way of a parent, is an er
   CHECK(read_file(file) == "x");
 }
 
-TEST_CASE("CreateFolder: owner and group, by name and by id") {
-  if (!have_test_owner()) return;
+TEST_CASE("CreateFolder: owner and group, by name and by id" * KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   json items = json::array({{{"path", dir.file("by-name")}, {"owner", kTestOwner}},
                             {{"path", dir.file("both")}, {"owner", kTestOwner}, {"group", kTestGroup}},

@@ -150,15 +150,19 @@ TEST_CASE("ExtractArchive: overwrite false refuses an existing file before extra
   CHECK(read_file(dir.file("out/pkg/readme")) == "read me\n");
 }
 
-TEST_CASE("ExtractArchive: every entry that could land outside the destination is refused and nothing is written") {
+TEST_CASE("ExtractArchive: tar and zip: an entry that could land outside the destination is refused, nothing written") {
   struct Case {
     const char* what;
     std::vector<Entry> entries;  // after a harmless first entry
     std::string named;           // the entry the message must name
     std::string reason;
+    bool tar_only = false;  // zip has no hard links nor devices
   };
   TempDir dir;
   const std::string outside = dir.file("outside");  // the sentinel: must stay empty
+  // The hard links aim at this file beside the destinations: were one made, the file
+  // would have two links (and extracting data through it would change it).
+  const std::string victim = make_file(dir.file("victims/victim"), "victim");
   const std::vector<Case> cases = {
       {"dot-dot", {{"../outside/evil", 'f', "x"}}, "../outside/evil", "has a '..' component"},
       {"dot-dot inside a name", {{"a/../../outside/evil", 'f', "x"}}, "a/../../outside/evil", "has a '..' component"},
@@ -171,30 +175,38 @@ TEST_CASE("ExtractArchive: every entry that could land outside the destination i
        "would be written through the symbolic link 'lnk'"},
       {"write through a symlink to the root", {{"a/up", 'l', ".."}, {"a/up/evil", 'f', "x"}}, "a/up/evil",
        "would be written through the symbolic link 'a/up'"},
-      {"hard link climbing out", {{"hl", 'h', "../outside/victim"}}, "hl", "is a hard link whose target"},
-      {"hard link to an absolute path", {{"hl", 'h', "/etc/passwd"}}, "hl", "has an absolute path"},
-      {"hard link to a symlink", {{"lnk", 'l', "sub"}, {"hl", 'h', "lnk"}}, "hl", "hard link to the symbolic link"},
-      {"device", {{"null", 'c', ""}}, "null", "is a device, FIFO or socket"},
+      {"hard link climbing out", {{"hl", 'h', "../victims/victim"}}, "hl", "is a hard link whose target", true},
+      {"hard link to an absolute path", {{"hl", 'h', victim}}, "hl", "has an absolute path", true},
+      {"hard link to a symlink", {{"lnk", 'l', "sub"}, {"hl", 'h', "lnk"}}, "hl", "hard link to the symbolic link",
+       true},
+      {"device", {{"null", 'c', ""}}, "null", "is a device, FIFO or socket", true},
   };
-  make_file(dir.file("victims/victim"), "victim");
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const Case& c = cases[i];
-    std::vector<Entry> entries = {{"harmless.txt", 'f', "ok"}};
-    entries.insert(entries.end(), c.entries.begin(), c.entries.end());
-    std::string archive = dir.file("evil-" + std::to_string(i) + ".tar");
-    write_archive(archive, entries, Format::Tar);
-    std::string destination = dir.file("dest-" + std::to_string(i));
-    std::filesystem::create_directories(outside);
-    auto run = run_step(dir, "ExtractArchive", extract(archive, destination));
-    INFO(c.what << "\n" << kiln::e2e::describe(run) << "\nmessage: " << failure_of(run));
-    CHECK(failed_with(run, {"item 0 (" + archive + "): entry '" + c.named + "' ", c.reason, "nothing was extracted"}));
-    CHECK(is_empty_folder(outside));
-    CHECK_FALSE(exists(destination + "/harmless.txt"));
+  int runs = 0;
+  for (Format format : {Format::Tar, Format::Zip}) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const Case& c = cases[i];
+      if (format == Format::Zip && c.tar_only) continue;
+      std::vector<Entry> entries = {{"harmless.txt", 'f', "ok"}};
+      entries.insert(entries.end(), c.entries.begin(), c.entries.end());
+      std::string name = "evil-" + std::to_string(i) + (format == Format::Zip ? ".zip" : ".tar");
+      std::string archive = dir.file(name);
+      write_archive(archive, entries, format);
+      std::string destination = dir.file("dest-" + name);
+      std::filesystem::create_directories(outside);
+      auto run = run_step(dir, "ExtractArchive", extract(archive, destination));
+      ++runs;
+      INFO(name << ": " << c.what << "\n" << kiln::e2e::describe(run) << "\nmessage: " << failure_of(run));
+      CHECK(failed_with(run,
+                        {"item 0 (" + archive + "): entry '" + c.named + "' ", c.reason, "nothing was extracted"}));
+      CHECK(is_empty_folder(outside));
+      CHECK_FALSE(exists(destination + "/harmless.txt"));
+      struct stat st;
+      REQUIRE(::stat(victim.c_str(), &st) == 0);
+      CHECK(st.st_nlink == 1);
+      CHECK(read_file(victim) == "victim");
+    }
   }
-  struct stat st;
-  REQUIRE(::stat(dir.file("victims/victim").c_str(), &st) == 0);
-  CHECK(st.st_nlink == 1);
-  CHECK(read_file(dir.file("victims/victim")) == "victim");
+  CHECK(runs == 20);  // 12 tar archives, 8 zip ones
 }
 
 TEST_CASE("ExtractArchive: a symlink already in the destination is never written through; one at a file's place is replaced") {

@@ -1,27 +1,14 @@
 // MoveFile end to end: the real kiln binary on a real filesystem, and across filesystems
-// (/dev/shm is a tmpfs, the temporary folder is not).
+// (a tmpfs the test mounts as root, or /dev/shm; see OtherFilesystem).
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "actions/common/action_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::action_test;
 using kiln::test::read_file;
-
-namespace {
-
-// A folder on another filesystem than TempDir's, when the machine has one.
-std::string other_filesystem_folder() {
-  struct stat tmp, shm;
-  if (::stat(std::filesystem::temp_directory_path().c_str(), &tmp) != 0 || ::stat("/dev/shm", &shm) != 0 ||
-      tmp.st_dev == shm.st_dev)
-    return {};
-  std::string path = "/dev/shm/kiln-move-XXXXXX";
-  return ::mkdtemp(path.data()) ? path : "";
-}
-
-}  // namespace
 
 TEST_CASE("MoveFile: renames, creating the destination's parents") {
   TempDir dir;
@@ -65,12 +52,10 @@ TEST_CASE("MoveFile: overwrite false refuses an existing target and keeps both f
   CHECK_FALSE(exists(source));
 }
 
-TEST_CASE("MoveFile: across filesystems (EXDEV) it copies content, mode and times, then deletes the source") {
-  std::string other = other_filesystem_folder();
-  if (other.empty()) {
-    MESSAGE("skipped: no second filesystem (/dev/shm) on this machine");
-    return;
-  }
+TEST_CASE("MoveFile: across filesystems (EXDEV) it copies content, mode and times, then deletes the source" *
+          KILN_SKIP_UNLESS(OtherFilesystem::available(), "no second filesystem: not root, and /dev/shm is not one")) {
+  OtherFilesystem filesystem;
+  const std::string& other = filesystem.path();
   TempDir dir;
   std::string source = make_file(other + "/payload.bin", std::string(300000, 'z'), 0751);
   struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
@@ -89,7 +74,6 @@ TEST_CASE("MoveFile: across filesystems (EXDEV) it copies content, mode and time
   CHECK(link_target(dir.file("in/payload.link")) == "payload.bin");
   CHECK_FALSE(exists(source));
   CHECK_FALSE(exists(other + "/payload.link"));
-  std::filesystem::remove_all(other);
 }
 
 TEST_CASE("MoveFile: errors: a missing source, a folder source, a folder at the target") {

@@ -1,23 +1,15 @@
 // MoveFolder end to end: the real kiln binary on a real filesystem, and across
-// filesystems (/dev/shm is a tmpfs, the temporary folder is not).
+// filesystems (a tmpfs the test mounts as root, or /dev/shm; see OtherFilesystem).
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include "actions/common/action_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::action_test;
 using kiln::test::read_file;
 
 namespace {
-
-std::string other_filesystem_folder() {
-  struct stat tmp, shm;
-  if (::stat(std::filesystem::temp_directory_path().c_str(), &tmp) != 0 || ::stat("/dev/shm", &shm) != 0 ||
-      tmp.st_dev == shm.st_dev)
-    return {};
-  std::string path = "/dev/shm/kiln-move-XXXXXX";
-  return ::mkdtemp(path.data()) ? path : "";
-}
 
 void make_tree(const std::string& root) {
   make_file(root + "/bin/run", "#!/bin/sh\n", 0755);
@@ -42,12 +34,10 @@ TEST_CASE("MoveFolder: renames a folder, creating parents; a trailing separator 
   CHECK(read_file(dir.file("final/bin/run")) == "#!/bin/sh\n");
 }
 
-TEST_CASE("MoveFolder: across filesystems (EXDEV) it copies the tree with modes and links, then deletes the source") {
-  std::string other = other_filesystem_folder();
-  if (other.empty()) {
-    MESSAGE("skipped: no second filesystem (/dev/shm) on this machine");
-    return;
-  }
+TEST_CASE("MoveFolder: across filesystems (EXDEV) it copies the tree with modes and links, then deletes the source" *
+          KILN_SKIP_UNLESS(OtherFilesystem::available(), "no second filesystem: not root, and /dev/shm is not one")) {
+  OtherFilesystem filesystem;
+  const std::string& other = filesystem.path();
   TempDir dir;
   make_tree(other + "/app");
   auto run = run_step(dir, "MoveFolder", {{{"source", other + "/app"}, {"destination", dir.file("opt/")}}});
@@ -59,7 +49,6 @@ TEST_CASE("MoveFolder: across filesystems (EXDEV) it copies the tree with modes 
   CHECK(mode_of(dir.file("opt/app/data/db")) == 0600);
   CHECK(read_file(dir.file("opt/app/data/db")) == "rows");
   CHECK(link_target(dir.file("opt/app/run.link")) == "bin/run");
-  std::filesystem::remove_all(other);
 }
 
 TEST_CASE("MoveFolder: overwrite true replaces an existing folder; false refuses and changes nothing") {

@@ -5,12 +5,14 @@
 #include <filesystem>
 
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::TempDir;
 
-TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by name or id; owner by id") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by name or id; owner by id" *
+          KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   std::string a = dir.write("a", "a"), b = dir.write("b", "b"), c = dir.write("c", "c"), d = dir.write("d", "d");
   std::string uid = std::to_string(uid_of(kTestOwner));
@@ -30,8 +32,9 @@ TEST_CASE("SetFileOwner: owner by name takes the user's primary group; group by 
   CHECK(stat_of(d).st_gid == primary_gid_of(kTestOwner));  // a known id also has a primary group
 }
 
-TEST_CASE("SetFileOwner: a numeric id unknown to the user database works with a group, and needs one") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFileOwner: a numeric id unknown to the user database works with a group, and needs one" *
+          KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   uid_t unknown = 54321;
   while (::getpwuid(unknown)) ++unknown;
   TempDir dir;
@@ -52,8 +55,8 @@ TEST_CASE("SetFileOwner: a numeric id unknown to the user database works with a 
                                       " has no entry in the user database, so it has no primary group: give 'group' too");
 }
 
-TEST_CASE("SetFileOwner: a symlink is followed: its target changes owner, the link does not") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFileOwner: a symlink is followed: its target changes owner, the link does not" * KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   std::string target = dir.write("target", "t");
   std::filesystem::create_symlink(target, dir.file("link"));

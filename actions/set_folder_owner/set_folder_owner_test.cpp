@@ -5,12 +5,14 @@
 #include <filesystem>
 
 #include "actions/common/file_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::file_test;
 using kiln::test::TempDir;
 
-TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it; links inside are not followed") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it; links inside are not followed" *
+          KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   dir.write("tree/file", "f");
   dir.write("tree/sub/deeper/file", "f");
@@ -29,8 +31,9 @@ TEST_CASE("SetFolderOwner: recursive by default: the folder and everything in it
   CHECK(stat_of(outside).st_uid == ::geteuid());  // the link changed, not what it points to
 }
 
-TEST_CASE("SetFolderOwner: recursive false changes only the folder; group defaults to the user's primary group") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFolderOwner: recursive false changes only the folder; group defaults to the user's primary group" *
+          KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   dir.write("tree/file", "f");
   auto run = run_steps(dir, json::array({step("Own", "SetFolderOwner", json::array({{{"path", dir.file("tree")},
@@ -43,8 +46,8 @@ TEST_CASE("SetFolderOwner: recursive false changes only the folder; group defaul
   CHECK(stat_of(dir.file("tree/file")).st_uid == ::geteuid());
 }
 
-TEST_CASE("SetFolderOwner: a link to a folder as the path is followed") {
-  if (!have_test_owner()) return;
+TEST_CASE("SetFolderOwner: a link to a folder as the path is followed" * KILN_NEEDS_ROOT) {
+  REQUIRE(have_test_owner());  // creates the test user and group when missing
   TempDir dir;
   dir.write("real/file", "f");
   std::filesystem::create_symlink(dir.file("real"), dir.file("link"));

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "actions/common/action_test_support.h"
+#include "tests/support/skip.h"
 
 using namespace kiln::action_test;
 using kiln::test::read_file;
@@ -69,11 +70,8 @@ bool has_apt() { return access("/usr/bin/apt-get", X_OK) == 0 && geteuid() == 0;
 
 }  // namespace
 
-TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package") {
-  if (!has_apt()) {
-    MESSAGE("skipped: needs apt-get and root");
-    return;
-  }
+TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   std::string before = installed_version("coreutils");
   auto run = run_update(dir, {{"include", {"coreutils"}}});
@@ -85,11 +83,8 @@ TEST_CASE("UpdateOS (apt-get, real): include an installed, up-to-date package") 
   CHECK(installed_version("coreutils") == before);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package pinned for this run only") {
-  if (!has_apt()) {
-    MESSAGE("skipped: needs apt-get and root");
-    return;
-  }
+TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package pinned for this run only" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   std::string sed_before = installed_version("sed");
   auto run = run_update(dir, {{"include", {"coreutils", "sed"}}, {"exclude", {"sed"}}});
@@ -106,11 +101,8 @@ TEST_CASE("UpdateOS (apt-get, real): include minus exclude, the excluded package
   CHECK(run_command({"apt-mark", "showhold"}).out.find("sed") == std::string::npos);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (here: every pending upgrade is excluded)") {
-  if (!has_apt()) {
-    MESSAGE("skipped: needs apt-get and root");
-    return;
-  }
+TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (here: every pending upgrade is excluded)" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   run_command({"apt-get", "-q", "-o", "DPkg::Lock::Timeout=120", "update"});  // as kiln will, so the list is current
   std::vector<std::string> pending = pending_upgrades();
@@ -125,11 +117,8 @@ TEST_CASE("UpdateOS (apt-get, real): exclude alone upgrades everything else (her
   CHECK(installed_version("sed") == sed_before);
 }
 
-TEST_CASE("UpdateOS (apt-get, real): an unknown package fails the step with apt's message") {
-  if (!has_apt()) {
-    MESSAGE("skipped: needs apt-get and root");
-    return;
-  }
+TEST_CASE("UpdateOS (apt-get, real): an unknown package fails the step with apt's message" *
+          KILN_SKIP_UNLESS(has_apt(), "needs /usr/bin/apt-get and root")) {
   TempDir dir;
   auto run = run_update(dir, {{"include", {"kiln-no-such-package"}}});
   CHECK(failed_with(run, {"failed with exit code 100", "kiln-no-such-package"}));
@@ -160,16 +149,15 @@ TEST_CASE("UpdateOS: not root is a clear error (kiln run as an unprivileged user
   CHECK(failed_with(run, {"UpdateOS must run as root (kiln runs as uid " + std::to_string(getpwnam("kilntest")->pw_uid)}));
 }
 
-TEST_CASE("UpdateOS: no package manager on PATH is a clear error") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS: no package manager on PATH is a clear error" * KILN_NEEDS_ROOT) {
   TempDir dir;
   std::filesystem::create_directories(dir.file("empty-bin"));
   auto run = run_update(dir, nlohmann::json::object(), {}, {"PATH=" + dir.file("empty-bin")});
   CHECK(failed_with(run, {"no supported package manager found on PATH (looked for apt-get, dnf, yum and zypper)"}));
 }
 
-TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, then upgrade everything") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, then upgrade everything" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"zypper", "yum", "dnf", "apt-get"});
   auto run = run_update(dir, nlohmann::json::object(), {}, {"PATH=" + bin});
@@ -181,8 +169,8 @@ TEST_CASE("UpdateOS (fake managers): apt-get is preferred; no inputs -> update, 
         "Dpkg::Options::=--force-confold upgrade --with-new-pkgs\n");
 }
 
-TEST_CASE("UpdateOS (fake managers): dnf before yum; include/exclude become arguments and --exclude") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS (fake managers): dnf before yum; include/exclude become arguments and --exclude" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"zypper", "yum", "dnf"});
   auto run = run_update(dir, {{"include", {"curl", "kernel*", "vim"}}, {"exclude", {"vim"}}}, {}, {"PATH=" + bin});
@@ -195,8 +183,7 @@ TEST_CASE("UpdateOS (fake managers): dnf before yum; include/exclude become argu
         "dnf -y --exclude=kernel* upgrade\n");
 }
 
-TEST_CASE("UpdateOS (fake managers): yum when it is the only one") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS (fake managers): yum when it is the only one" * KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"yum"});
   auto run = run_update(dir, {{"include", {"openssl"}}}, {}, {"PATH=" + bin});
@@ -204,8 +191,8 @@ TEST_CASE("UpdateOS (fake managers): yum when it is the only one") {
   CHECK(read_file(dir.file("calls.log")) == "yum -y upgrade openssl\n");
 }
 
-TEST_CASE("UpdateOS (fake managers): zypper: exclude alone updates the listed updates minus the excluded; 103 reruns") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS (fake managers): zypper: exclude alone updates the listed updates minus the excluded; 103 reruns" *
+          KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string marker = dir.file("restarted");
   std::string bin = fake_managers(
@@ -226,8 +213,7 @@ TEST_CASE("UpdateOS (fake managers): zypper: exclude alone updates the listed up
         "zypper --non-interactive update -y vim zypper\n");
 }
 
-TEST_CASE("UpdateOS: every included package excluded -> nothing to do, no command runs") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS: every included package excluded -> nothing to do, no command runs" * KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"apt-get"});
   auto run = run_update(dir, {{"include", {"sed"}}, {"exclude", {"sed"}}}, {}, {"PATH=" + bin});
@@ -235,8 +221,7 @@ TEST_CASE("UpdateOS: every included package excluded -> nothing to do, no comman
   CHECK_FALSE(exists(dir.file("calls.log")));
 }
 
-TEST_CASE("UpdateOS (fake managers): the step's timeoutSeconds stops a hanging package manager") {
-  if (geteuid() != 0) return;
+TEST_CASE("UpdateOS (fake managers): the step's timeoutSeconds stops a hanging package manager" * KILN_NEEDS_ROOT) {
   TempDir dir;
   std::string bin = fake_managers(dir, {"dnf"}, "/bin/sleep 30\n");
   std::string doc = dir.write("timeout.yml", R"(schemaVersion: 1.0

@@ -2,7 +2,8 @@
 // - Every fd the agent opens must be O_CLOEXEC (std::fopen "e", open(O_CLOEXEC), pipe2,
 //   accept4(SOCK_CLOEXEC), ...): a leaked pipe end in a child keeps another step's
 //   output from reaching EOF. The child also closes every fd >= 3 before exec
-//   (posix_spawn_file_actions_addclosefrom_np) as a second line of defence.
+//   (posix_spawn_file_actions_addclosefrom_np) as a second line of defence; only
+//   ProcessSpec::passed_fd, given to that one child as fd 3, is kept.
 // - PATH search for an executable without '/' uses the agent's PATH, not one given in
 //   extra_environment (glibc's posix_spawnp reads the caller's environment).
 // - A relative executable path is resolved in working_directory (the child changes
@@ -186,9 +187,12 @@ int configure_attributes(posix_spawnattr_t* attr) {
   return error.code;
 }
 
-// stdin from /dev/null, stdout/stderr into our pipes (dup2 clears their CLOEXEC),
-// nothing else inherited.
-int configure_file_actions(posix_spawn_file_actions_t* actions, int stdout_fd, int stderr_fd,
+// stdin from /dev/null, stdout/stderr into our pipes, the passed descriptor (if any) as
+// kPassedFd (dup2 clears the CLOEXEC of each), nothing else inherited. The passed one is
+// duplicated after stdout and stderr, so that a pipe end numbered kPassedFd in the agent
+// is already in place when it is overwritten; spawn_child keeps the passed one itself
+// off that number.
+int configure_file_actions(posix_spawn_file_actions_t* actions, int stdout_fd, int stderr_fd, int passed_fd,
                            const std::string& working_directory) {
   FirstError error;
   if (int null_fd = dev_null(); null_fd >= 0)
@@ -197,10 +201,17 @@ int configure_file_actions(posix_spawn_file_actions_t* actions, int stdout_fd, i
     error(::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0));
   error(::posix_spawn_file_actions_adddup2(actions, stdout_fd, STDOUT_FILENO));
   error(::posix_spawn_file_actions_adddup2(actions, stderr_fd, STDERR_FILENO));
+  int first_closed = STDERR_FILENO + 1;
+  if (passed_fd >= 0) {
+    error(::posix_spawn_file_actions_adddup2(actions, passed_fd, kPassedFd));
+    first_closed = kPassedFd + 1;
+  }
   if (!working_directory.empty())
     error(::posix_spawn_file_actions_addchdir_np(actions, working_directory.c_str()));
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
-  error(::posix_spawn_file_actions_addclosefrom_np(actions, STDERR_FILENO + 1));
+  error(::posix_spawn_file_actions_addclosefrom_np(actions, first_closed));
+#else
+  (void)first_closed;
 #endif
   return error.code;
 }
@@ -211,8 +222,15 @@ int spawn_child(const ProcessSpec& spec, int stdout_fd, int stderr_fd, pid_t& pi
   SpawnAttributes attr;
   FileActions actions;
   if (int rc = configure_attributes(attr.get()); rc != 0) return rc;
-  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, spec.working_directory);
-      rc != 0)
+  // dup2 onto its own number would keep CLOEXEC set in older C libraries: move it off kPassedFd.
+  UniqueFd moved_passed_fd;
+  int passed_fd = spec.passed_fd;
+  if (passed_fd == kPassedFd) {
+    moved_passed_fd.reset(::fcntl(passed_fd, F_DUPFD_CLOEXEC, kPassedFd + 1));
+    if (!moved_passed_fd) return errno;
+    passed_fd = moved_passed_fd.get();
+  }
+  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, passed_fd, spec.working_directory); rc != 0)
     return rc;
 
   std::vector<std::string> argv_strings;

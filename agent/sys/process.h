@@ -22,7 +22,14 @@ struct ProcessSpec {
   std::vector<std::string> extra_environment;  // "NAME=value" entries added to ours
   std::chrono::milliseconds timeout{-1};       // negative: no timeout
   std::chrono::milliseconds kill_grace{2000};  // SIGTERM -> SIGKILL delay on timeout/cancel
+  // A descriptor the child gets as kPassedFd (-1: none). Ours stays close-on-exec, so no
+  // other child, spawned meanwhile by another thread, inherits it. ExecuteBash hands a
+  // script that holds a secret to bash this way (/dev/fd/3), never through a file.
+  int passed_fd = -1;
 };
+
+// The number under which the child sees ProcessSpec::passed_fd.
+inline constexpr int kPassedFd = 3;
 
 struct ProcessResult {
   bool started = false;        // false: spawn failed, see error

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -297,6 +298,28 @@ TEST_CASE("process: stdin is /dev/null, no other fd leaks, signals are reset") {
   CHECK(status.out.substr(0, 25) == "SigBlk:\t0000000000000000\n");
   const unsigned long long ignored = std::stoull(status.out.substr(33, 16), nullptr, 16);
   CHECK((ignored & 0x7fffffffULL) == 0);  // bits 0..30: signals 1..31
+}
+
+TEST_CASE("process: a passed descriptor reaches that child as fd 3, and no other child") {
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  struct stat pipe_stat {};
+  REQUIRE(::fstat(pipe_fds[0], &pipe_stat) == 0);
+  const std::string pipe_name = "pipe:[" + std::to_string(pipe_stat.st_ino) + "]";
+  // Ours as numbered by pipe2 (3 when that was free: dup2 onto the same number) and a high one.
+  const int high = ::fcntl(pipe_fds[0], F_DUPFD_CLOEXEC, 10);
+  REQUIRE(high >= 10);
+  for (int passed : {pipe_fds[0], high}) {
+    CAPTURE(passed);
+    ProcessSpec with = bash("cd /proc/self/fd && echo * && readlink 3");
+    with.passed_fd = passed;
+    Captured given = run(with);
+    CHECK(given.out == "0 1 2 3 4\n" + pipe_name + "\n");  // 4: the directory the glob is reading
+    CHECK((::fcntl(passed, F_GETFD) & FD_CLOEXEC) != 0);   // ours stays close-on-exec
+    Captured other = run(bash("cd /proc/self/fd && echo *"));
+    CHECK(other.out == "0 1 2 3\n");  // 3: the directory the glob is reading
+  }
+  for (int fd : {high, pipe_fds[0], pipe_fds[1]}) ::close(fd);
 }
 
 TEST_CASE("process: timeout kills the whole process group") {

@@ -553,7 +553,7 @@ TEST_CASE("corpus run: the file-system documents of the corpus run in a sandbox 
   for (const auto& doc : documents()) {
     std::string file = kPrefix + doc.file + ".yaml";
     if (doc.needs_root && !root) {
-      not_run.emplace_back(file, "not root: it gives files to another user");
+      not_run.emplace_back(file, "SKIPPED: not root: it gives files to another user");
       continue;
     }
     ran.push_back(file + run_corpus_document(doc));

@@ -75,14 +75,15 @@ RunResult run_kiln(const std::vector<std::string>& arguments, const std::string&
 }
 
 int spawn_kiln(const std::vector<std::string>& arguments, const std::string& stdout_file,
-               const std::string& stderr_file) {
+               const std::string& stderr_file, const std::vector<std::string>& environment,
+               const std::string& working_directory) {
   std::vector<std::string> args = {KILN_BINARY};
   args.insert(args.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // getenv returns the first match, so the test settings go before our own environment.
-  std::vector<std::string> env_strings = kiln_test_environment();
+  std::vector<std::string> env_strings = kiln_test_environment(environment);
   for (char** e = environ; *e; ++e) env_strings.push_back(*e);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
@@ -91,6 +92,7 @@ int spawn_kiln(const std::vector<std::string>& arguments, const std::string& std
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!working_directory.empty()) posix_spawn_file_actions_addchdir_np(&actions, working_directory.c_str());
   pid_t pid = 0;
   int rc = posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

@@ -38,9 +38,11 @@ RunResult run_kiln(const std::vector<std::string>& arguments, const std::string&
 // The environment run_kiln gives kiln, for tests that start it themselves.
 std::vector<std::string> kiln_test_environment(const std::vector<std::string>& overrides = {});
 // Starts kiln in the background (for tests that signal it), its stdout and stderr going
-// to files. Returns its pid, or -1.
+// to files, in `working_directory` (empty: ours), with `environment` as for run_kiln.
+// Returns its pid, or -1.
 int spawn_kiln(const std::vector<std::string>& arguments, const std::string& stdout_file,
-               const std::string& stderr_file = "/dev/null");
+               const std::string& stderr_file = "/dev/null", const std::vector<std::string>& environment = {},
+               const std::string& working_directory = "");
 
 std::string read_file(const std::string& path);
 // The single TOE_* folder under `log_directory` ("" if not exactly one).
