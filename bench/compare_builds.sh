@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Compares two kiln binaries on the per-step rows of bench/run.sh (1: 500 x ExecuteBash,
+# 2: 500 x ExecuteBinary, 3b: validating a 10,000-step document), measured interleaved in
+# one hyperfine run each, so a busy machine slows both alike. For a refactor: is the new
+# build any slower than the old one?
+#
+#   bench/compare_builds.sh OLD_KILN NEW_KILN [RUNS]
+set -euo pipefail
+OLD=$1 NEW=$2 RUNS=${3:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /dev/shm/kiln-compare.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cc -O2 -o "$WORK/spawn_true" "$ROOT/bench/spawn_true.c"
+steps() {
+  local name=$1 count=$2 action=$3; shift 3
+  {
+    printf 'name: %s\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n' "$name"
+    for ((i = 0; i < count; i++)); do
+      printf '      - name: Step%d\n        action: %s\n        inputs:\n' "$i" "$action"
+      printf '          %s\n' "$@"
+    done
+  } >"$WORK/$name.yml"
+}
+steps bash500 500 ExecuteBash 'commands:' '  - "true"'
+steps bin500 500 ExecuteBinary 'path: /bin/true'
+{
+  printf 'name: big\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n'
+  for ((i = 0; i < 10000; i++)); do
+    printf '      - name: Step%d\n        action: ExecuteBash\n        inputs:\n          commands:\n            - echo "step %d"\n' "$i" "$i"
+  done
+} >"$WORK/big10k.yml"
+run() { echo "$1 run --documents $WORK/$2.yml --state-directory $WORK/st --log-directory $WORK/logs"; }
+clean="rm -rf $WORK/st $WORK/logs"
+# hyperfine takes either one --prepare for all commands or one per command, in order.
+hyperfine -N --runs "$RUNS" --warmup 1 --export-json "$WORK/r.json" \
+  --prepare true -n bash-baseline "bash -c 'for i in \$(seq 500); do bash -c true; done'" \
+  --prepare "$clean" -n old-bash500 "$(run "$OLD" bash500)" \
+  --prepare "$clean" -n new-bash500 "$(run "$NEW" bash500)" \
+  --prepare true -n spawn-baseline "$WORK/spawn_true 500" \
+  --prepare "$clean" -n old-bin500 "$(run "$OLD" bin500)" \
+  --prepare "$clean" -n new-bin500 "$(run "$NEW" bin500)" \
+  --prepare true -n old-validate10k "$OLD validate --documents $WORK/big10k.yml" \
+  --prepare true -n new-validate10k "$NEW validate --documents $WORK/big10k.yml" >/dev/null
+python3 - "$WORK/r.json" <<'PY'
+import json, sys, statistics
+r = {x["command"]: statistics.median(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
+def row(name, base, old, new):
+    o, n = r[old], r[new]
+    if base:
+        b = r[base]
+        print(f"{name:32s} old {o/b:5.2f}x  new {n/b:5.2f}x  of baseline {b*1000:7.1f} ms   new/old {n/o:5.3f}")
+    else:
+        print(f"{name:32s} old {o*1000:7.1f} ms  new {n*1000:7.1f} ms   new/old {n/o:5.3f}")
+row("1  500 x ExecuteBash", "bash-baseline", "old-bash500", "new-bash500")
+row("2  500 x ExecuteBinary", "spawn-baseline", "old-bin500", "new-bin500")
+row("3b validate 10,000 steps", None, "old-validate10k", "new-validate10k")
+PY
