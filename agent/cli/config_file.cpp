@@ -51,7 +51,7 @@ void read_documents(const std::string& path, const nlohmann::json& root, Fail& f
 bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
   if (is_remote(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote config files are not supported by this build yet",
-                           "download it and pass its local path"});
+                           "download it and pass its local path", DiagnosticCode::Unreadable});
     return false;
   }
   LoadedDocument config;
@@ -63,7 +63,8 @@ bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnost
       "logDirectory",   "logS3BucketName", "logS3KeyPrefix", "logS3BucketOwner",  "cwLogGroup",
       "cwLogStream",    "cwLogRegion",    "cwIgnoreFailures", "documentS3BucketOwner", "stateDirectory", "trace"};
   auto fail = [&](const std::string& pointer, std::string message, std::string hint) {
-    diagnostics.push_back({Severity::Error, config.at(pointer), std::move(message), std::move(hint)});
+    diagnostics.push_back(
+        {Severity::Error, config.at(pointer), std::move(message), std::move(hint), DiagnosticCode::Schema});
   };
   const nlohmann::json& root = config.root;
   if (!root.is_object()) {
@@ -79,7 +80,8 @@ bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnost
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       std::string guess = nearest(key, known);
       diagnostics.push_back({Severity::Error, config.key_at("/" + key), "unknown config key '" + key + "'",
-                             guess.empty() ? "allowed keys: " + join_words(known) : "did you mean '" + guess + "'?"});
+                             guess.empty() ? "allowed keys: " + join_words(known) : "did you mean '" + guess + "'?",
+                             DiagnosticCode::UnknownKey});
     }
   auto read_pairs = [&](const nlohmann::json& list, const std::string& pointer, std::map<std::string, std::string>& out) {
     if (!list.is_array()) return fail(pointer, "parameters must be a list of {\"name\", \"value\"}", "");
