@@ -26,7 +26,7 @@
 //   root pass), so the evaluators can rely on a valid shape; a shape problem is an error.
 // - Unknown keys: the nearest valid key is suggested when its edit distance (ignoring
 //   case) is at most 3 and under half the key's length; keys stay case-sensitive.
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 #include "agent/document/expression.h"
 

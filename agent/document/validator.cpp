@@ -9,7 +9,7 @@
 #include "agent/document/schema_check.h"
 #include "agent/document/schema_registry.h"
 #include "agent/document/suggest.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 namespace kiln {
 namespace {

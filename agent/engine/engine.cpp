@@ -16,7 +16,7 @@
 #include "agent/document/schema_registry.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 #include "agent/engine/loop.h"
 #include "agent/engine/resolver.h"
 #include "agent/engine/run_setup.h"
