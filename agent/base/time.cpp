@@ -4,9 +4,8 @@
 #include <ctime>
 
 namespace kiln {
-namespace {
 
-std::string format_time(const char* format, bool millis) {
+std::string format_utc_now(const char* format, bool millis) {
   auto now = std::chrono::system_clock::now();
   std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   // The text of the current second is kept per format (formats are literals, so their
@@ -42,12 +41,13 @@ std::string format_time(const char* format, bool millis) {
   return out;
 }
 
+namespace {
 constexpr const char* kSeconds = "%Y-%m-%dT%H:%M:%S";
 
 }  // namespace
 
-std::string utc_timestamp() { return format_time(kSeconds, false) + "Z"; }
-std::string utc_timestamp_millis() { return format_time(kSeconds, true) + "Z"; }
-std::string utc_date() { return format_time("%Y-%m-%d", false); }
+std::string utc_timestamp() { return format_utc_now(kSeconds, false) + "Z"; }
+std::string utc_timestamp_millis() { return format_utc_now(kSeconds, true) + "Z"; }
+std::string utc_date() { return format_utc_now("%Y-%m-%d", false); }
 
 }  // namespace kiln
