@@ -450,16 +450,6 @@ void build_model(LoadedDocument& source, Document& out) {
 
 }  // namespace
 
-std::string host_platform() {
-#if defined(__APPLE__)
-  return "darwin";
-#elif defined(_WIN32)
-  return "windows";
-#else
-  return "linux";
-#endif
-}
-
 Diagnostics validate_document(LoadedDocument source, const ValidateOptions& options, Document& out) {
   Diagnostics diagnostics;
   Checker(source, options, diagnostics).run();
