@@ -6,11 +6,12 @@
 #include "agent/document/diagnostic_format.h"
 #include "agent/document/validator.h"
 #include "agent/engine/run_setup.h"
+#include "agent/sys/host.h"
 
 namespace kiln {
 
 int command_validate(const CliOptions& cli) {
-  std::string platform = cli.os_platform.empty() ? host_platform() : cli.os_platform;
+  std::string platform = cli.os_platform.empty() ? sys::host_platform() : cli.os_platform;
   SourceTexts sources;
   nlohmann::json report = {{"status", "valid"}, {"documents", nlohmann::json::array()}};
   bool all_valid = true;

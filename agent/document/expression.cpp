@@ -2,15 +2,10 @@
 
 #include <cctype>
 
+#include "agent/base/text.h"
+
 namespace kiln {
 namespace {
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 bool is_name(std::string_view s) {
   if (s.empty()) return false;
@@ -97,12 +92,12 @@ std::vector<Expression> find_expressions(std::string_view s) {
     size_t close = s.find("}}", pos + 2);
     if (close == std::string_view::npos) {
       e.end = s.size();
-      e.text = trim(s.substr(pos + 2));
+      e.text = trim_ascii(s.substr(pos + 2));
       out.push_back(std::move(e));
       break;
     }
     e.end = close + 2;
-    e.text = trim(s.substr(pos + 2, close - pos - 2));
+    e.text = trim_ascii(s.substr(pos + 2, close - pos - 2));
     classify(e);
     out.push_back(std::move(e));
     pos = close + 2;

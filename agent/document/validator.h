@@ -18,7 +18,4 @@ struct ValidateOptions {
 // Diagnostics are sorted by position.
 Diagnostics validate_document(LoadedDocument source, const ValidateOptions& options, Document& out);
 
-// The platform this binary runs on.
-std::string host_platform();
-
 }  // namespace kiln
