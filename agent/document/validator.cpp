@@ -495,6 +495,12 @@ Diagnostics validate_document(LoadedDocument source, const ValidateOptions& opti
   std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return std::tie(a.location.line, a.location.column) < std::tie(b.location.line, b.location.column);
   });
+  if (options.warnings_as_errors)
+    for (Diagnostic& d : diagnostics)
+      if (d.severity == Severity::Warning) {
+        d.severity = Severity::Error;
+        d.message += " [--warnings-as-errors]";
+      }
   if (!has_errors(diagnostics)) {
     try {
       build_model(source, out);
