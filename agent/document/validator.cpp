@@ -206,8 +206,13 @@ class Checker {
             "remove it: " + action->name + " steps run once");
     if (action) check_inputs(step, sp, *action);
     if (auto it = step.find("if"); it != step.end())
-      for (const auto& p : check_condition(*it, true))
-        error(DiagnosticCode::Schema, sp + "/if" + p.pointer, false, p.message, p.hint);
+      for (const auto& p : check_condition(*it, true)) {
+        if (p.warning)
+          diagnostics_.push_back({Severity::Warning, doc_.key_at(sp + "/if" + p.pointer), p.message, p.hint,
+                                  DiagnosticCode::Schema});
+        else
+          error(DiagnosticCode::Schema, sp + "/if" + p.pointer, false, p.message, p.hint);
+      }
     if (auto it = step.find("loop"); it != step.end() && it->is_object()) check_loop(*it, sp + "/loop");
     // References in everything that may hold expressions.
     std::string loop_name;
