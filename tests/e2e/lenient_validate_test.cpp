@@ -139,3 +139,47 @@ TEST_CASE("positions: a problem on line 25 of a block-scalar script is printed a
     CHECK(p.source.find("{{") == static_cast<size_t>(column - 1 + 2));
   }
 }
+
+TEST_CASE("lenient: then/else next to an operator nested under not apply to the step's if, with a warning") {
+  TempDir dir;
+  std::string path = dir.write("doc.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: MarkerMissing
+        action: ExecuteBash
+        if:
+          not:
+            fileExists: /kiln/no/such/marker
+            then: Skip
+        inputs:
+          commands: [echo skipped-step-ran]
+      - name: MarkerPresent
+        action: ExecuteBash
+        if:
+          not:
+            folderExists: /
+            else: Execute
+        inputs:
+          commands: [echo else-execute-ran]
+)");
+  auto v = kiln::test::run_kiln({"validate", "--documents", path});
+  INFO(v.err);
+  CHECK(v.exit_code == 0);
+  CHECK(contains(v.err, path + ":10:13: warning: 'then' next to a nested operator applies to the whole if"));
+  CHECK(contains(v.err, path + ":18:13: warning: 'else' next to a nested operator applies to the whole if"));
+  auto strict = kiln::test::run_kiln({"validate", "--warnings-as-errors", "--documents", path});
+  CHECK(strict.exit_code == 3);
+  CHECK(contains(strict.err, path + ":10:13: error: 'then' next to a nested operator applies to the whole if"));
+
+  // not(fileExists missing) is true -> then: Skip; not(folderExists /) is false -> else: Execute.
+  auto run = kiln::e2e::run_document(dir, path, {"--state-directory", dir.file("state")});
+  INFO(run.result.err);
+  CHECK(run.exit_code() == 0);
+  CHECK(run.status("MarkerMissing") == "skipped");
+  CHECK(run.status("MarkerPresent") == "success");
+  CHECK(!contains(run.console(), "skipped-step-ran"));
+  CHECK(contains(run.console(), "else-execute-ran"));
+  CHECK(kiln::e2e::run_document(dir, path, {"--state-directory", dir.file("state2"), "--warnings-as-errors"}, "logs2")
+            .exit_code() == 3);
+}
