@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "agent/document/expression.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 #include "agent/engine/resolver.h"
 
 namespace {

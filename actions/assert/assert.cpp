@@ -1,6 +1,6 @@
 // Assert: the inputs are a condition; true passes the step, false fails it.
 #include "actions/action.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 namespace kiln {
 

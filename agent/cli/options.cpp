@@ -3,16 +3,13 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "agent/base/text.h"
+
 namespace kiln {
 namespace po = boost::program_options;
 
 std::vector<std::string> split_comma_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
+  return split_nonempty(text, ',');
 }
 
 std::string parse_parameter_list(const std::string& text, std::map<std::string, std::string>& out) {

@@ -1,7 +1,6 @@
 // `kiln run` and `kiln resume`: flags -> prepared documents -> an execution opened in
 // the state directory (new, resumed, or already finished) -> the engine -> the reboot
 // the run asked for.
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +9,7 @@
 #include <iostream>
 
 #include "actions/registry.h"
+#include "agent/base/hash.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/config_file.h"
 #include "agent/cli/source_texts.h"
@@ -41,16 +41,6 @@ std::string absolute(const std::string& path) {
   std::error_code ec;
   auto p = std::filesystem::absolute(path, ec);
   return ec ? path : p.lexically_normal().string();
-}
-
-std::string sha256_hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 0xF]};
-  return out;
 }
 
 std::string self_path() {
@@ -192,7 +182,7 @@ int after_run(const CliOptions& cli, const ExecutionStore& store, const RunOutco
 int command_run(CliOptions cli) {
   SourceTexts sources;
   if (int code = read_run_arguments(cli, sources)) return code;
-  PrepareOptions prepare{host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions(),
+  PrepareOptions prepare{sys::host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions(),
                          cli.warnings_as_errors};
   std::vector<DocumentToRun> documents;
   RunIdentity identity{run_arguments(cli), {}};

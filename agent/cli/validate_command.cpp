@@ -6,12 +6,13 @@
 #include "agent/document/diagnostic_format.h"
 #include "agent/document/validator.h"
 #include "agent/engine/run_setup.h"
+#include "agent/sys/host.h"
 
 namespace kiln {
 
 int command_validate(const CliOptions& cli) {
   ValidateOptions options;
-  options.platform = cli.os_platform.empty() ? host_platform() : cli.os_platform;
+  options.platform = cli.os_platform.empty() ? sys::host_platform() : cli.os_platform;
   options.strict = cli.strict;
   options.warnings_as_errors = cli.warnings_as_errors;
   SourceTexts sources;

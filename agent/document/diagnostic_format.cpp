@@ -31,8 +31,10 @@ std::string format_diagnostic(const Diagnostic& d, const SourceLineLookup& looku
   const char* green = color ? "\033[1;32m" : "";
   const char* reset = color ? "\033[0m" : "";
   std::string out = bold + d.location.file;
-  if (d.location.line > 0) out += ":" + std::to_string(d.location.line);
-  if (d.location.column > 0) out += ":" + std::to_string(d.location.column);
+  // Appended piece by piece: `":" + std::to_string(n)` trips GCC 12's -Wrestrict false
+  // positive at -O3 (GCC bug 105651) and breaks the Release build.
+  if (d.location.line > 0) (out += ':') += std::to_string(d.location.line);
+  if (d.location.column > 0) (out += ':') += std::to_string(d.location.column);
   out += ": ";
   out += reset;
   out += d.severity == Severity::Error ? std::string(red) + "error: " : std::string(magenta) + "warning: ";
@@ -50,7 +52,9 @@ std::string format_diagnostic(const Diagnostic& d, const SourceLineLookup& looku
         while (start > 0 && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80) --start;  // not mid-character
         size_t end = std::min(line.size(), start + kLongLine);
         while (end < line.size() && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) ++end;
-        shown = (start > 0 ? "..." : "") + line.substr(start, end - start) + (end < line.size() ? "..." : "");
+        shown = start > 0 ? "..." : "";
+        shown.append(line, start, end - start);
+        if (end < line.size()) shown += "...";
         caret = caret - start + (start > 0 ? 3 : 0);
       }
       out += "  " + shown + "\n  ";

@@ -2,15 +2,10 @@
 
 #include <cctype>
 
+#include "agent/base/text.h"
+
 namespace kiln {
 namespace {
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 bool is_name(std::string_view s) {
   if (s.empty()) return false;
@@ -99,7 +94,7 @@ std::vector<Expression> find_expressions(std::string_view s) {
     if (close == std::string_view::npos || (reopen != std::string_view::npos && reopen < close)) {
       // `echo {{ a` or `{{ a {{ Name }}`: this "{{" opens nothing; the next may.
       e.end = reopen == std::string_view::npos ? s.size() : reopen;
-      e.text = trim(s.substr(pos + 2, e.end - pos - 2));
+      e.text = trim_ascii(s.substr(pos + 2, e.end - pos - 2));
       e.unterminated = true;
       out.push_back(std::move(e));
       if (reopen == std::string_view::npos) break;
@@ -107,7 +102,7 @@ std::vector<Expression> find_expressions(std::string_view s) {
       continue;
     }
     e.end = close + 2;
-    e.text = trim(s.substr(pos + 2, close - pos - 2));
+    e.text = trim_ascii(s.substr(pos + 2, close - pos - 2));
     classify(e);
     out.push_back(std::move(e));
     pos = close + 2;

@@ -9,7 +9,7 @@
 #include "agent/document/schema_check.h"
 #include "agent/document/schema_registry.h"
 #include "agent/document/suggest.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 namespace kiln {
 namespace {
@@ -483,16 +483,6 @@ void build_model(LoadedDocument& source, Document& out) {
 }
 
 }  // namespace
-
-std::string host_platform() {
-#if defined(__APPLE__)
-  return "darwin";
-#elif defined(_WIN32)
-  return "windows";
-#else
-  return "linux";
-#endif
-}
 
 Diagnostics validate_document(LoadedDocument source, const ValidateOptions& options, Document& out) {
   Diagnostics diagnostics;

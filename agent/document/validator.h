@@ -20,7 +20,4 @@ struct ValidateOptions {
 // reported as an error (its message says so) and the document is invalid.
 Diagnostics validate_document(LoadedDocument source, const ValidateOptions& options, Document& out);
 
-// The platform this binary runs on.
-std::string host_platform();
-
 }  // namespace kiln

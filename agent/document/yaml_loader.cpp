@@ -12,35 +12,10 @@
 #include <vector>
 #include <sstream>
 
+#include "agent/base/utf8.h"
+
 namespace kiln {
 namespace {
-
-// The length of the well-formed UTF-8 sequence at `i` (Unicode table 3-7: no overlong
-// forms, no surrogates, nothing past U+10FFFF), or 0. JSON output (detailedoutput.json)
-// refuses anything else.
-size_t utf8_sequence_length(std::string_view text, size_t i) {
-  unsigned char c = static_cast<unsigned char>(text[i]);
-  size_t length = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k)
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
-  unsigned char second = length > 1 ? static_cast<unsigned char>(text[i + 1]) : 0;
-  if ((c == 0xE0 && second < 0xA0) ||  // overlong
-      (c == 0xED && second > 0x9F) ||  // UTF-16 surrogates
-      (c == 0xF0 && second < 0x90) ||  // overlong
-      (c == 0xF4 && second > 0x8F))    // past U+10FFFF
-    return 0;
-  return length;
-}
-
-bool valid_utf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    size_t length = utf8_sequence_length(text, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
 
 // Finds the first NUL byte or invalid UTF-8 sequence; yaml-cpp silently stops at a
 // NUL and mangles bad UTF-8, so these are caught before it sees the text.
@@ -647,7 +622,7 @@ class Converter : public YAML::EventHandler {
       error(mark, "a quoted value holds a NUL character (an escape such as \\0 or \\x00)",
             "component documents are text; remove the NUL");
     }
-    if (!valid_utf8(value)) {
+    if (!is_valid_utf8(value)) {
       error(mark, "a quoted value holds an escape that is not a valid Unicode character",
             "\\u and \\U escapes must name a code point up to U+10FFFF, not a surrogate");
     }

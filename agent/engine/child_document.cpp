@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "agent/base/text.h"
 #include "agent/document/diagnostic_format.h"
 #include "agent/engine/execution.h"
 #include "agent/engine/loop.h"
@@ -14,11 +15,6 @@ namespace kiln {
 namespace {
 
 constexpr int kMaxDocumentNesting = 3;  // ExecuteDocument levels below the top document
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 // Why the child cannot run at all: too deep, or a cycle of documents. "" when it can.
 std::string refuse_nesting(const DocumentRun& parent, const StepSpec& step, const std::string& path,
@@ -55,7 +51,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   prepare.warnings_as_errors = options_.warnings_as_errors;
   prepare.blocked_actions = options_.blocked_actions;
   prepare.actions = options_.actions;
-  for (auto& p : split_nonempty(request.phases, ',')) prepare.phases.push_back(trim(p));
+  for (auto& p : split_nonempty(request.phases, ',')) prepare.phases.emplace_back(trim_ascii(p));
   std::map<std::string, std::string> given;
   for (const auto& p : request.parameters)
     if (p.is_object()) given[p.value("name", "")] = p.value("value", "");

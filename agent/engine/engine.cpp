@@ -8,6 +8,7 @@
 
 #include "agent/engine/execution.h"
 #include "agent/engine/run_setup.h"
+#include "agent/sys/host.h"
 
 namespace kiln {
 namespace {
@@ -21,7 +22,7 @@ void start_run(Execution& execution, RunLog& log, const RunOptions& options, con
     RunHeader header = persistence.header;
     header.log_folder = log.folder();
     header.start_time = utc_timestamp();
-    header.boot_id = current_boot_id();
+    header.boot_id = sys::boot_id();
     execution.save(header);
   }
   if (!resume) {
@@ -31,7 +32,7 @@ void start_run(Execution& execution, RunLog& log, const RunOptions& options, con
                         documents[i].document.source.text);
     }
   } else {
-    bool rebooted = !resume->reboots.empty() && resume->reboots.back().boot_id != current_boot_id();
+    bool rebooted = !resume->reboots.empty() && resume->reboots.back().boot_id != sys::boot_id();
     std::string how = resume->awaiting_reboot ? (rebooted ? "after a reboot" : "after a reboot request (same boot)")
                                               : "after an interruption";
     execution.reporter().run_resumed(options.execution_id, how);

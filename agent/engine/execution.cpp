@@ -1,6 +1,7 @@
 // The document and phase level of a run, the journal writes and the reboot bookkeeping.
 #include <filesystem>
 
+#include "agent/base/time.h"
 #include "agent/engine/execution.h"
 #include "agent/engine/run_setup.h"
 #include "agent/sys/host.h"
@@ -145,8 +146,8 @@ std::map<std::string, std::string> Execution::context_for(const DocumentRun& run
   }
   std::map<std::string, std::string> context = host_facts_;
   context["executionId"] = run.execution_id;
-  context["date"] = sys::utc_date();
-  context["dateTime"] = sys::utc_date_time();
+  context["date"] = utc_date();
+  context["dateTime"] = utc_timestamp();
   context["uuid"] = sys::random_uuid();
   context["phase"] = phase;
   context["step"] = step;
@@ -155,7 +156,7 @@ std::map<std::string, std::string> Execution::context_for(const DocumentRun& run
 
 bool Execution::request_reboot(StepRun& s, const std::string& reason, ResumeAt resume_at, int64_t attempt) {
   if (static_cast<int>(reboots_.size()) >= options_.max_reboots) return false;
-  RebootRecord r{s.key, s.spec.name, reason, resume_at, attempt, utc_timestamp(), current_boot_id()};
+  RebootRecord r{s.key, s.spec.name, reason, resume_at, attempt, utc_timestamp(), sys::boot_id()};
   save(r);
   reboots_.push_back({{"time", r.time}, {"step", r.step}, {"reason", reason}});
   rebooting_ = true;

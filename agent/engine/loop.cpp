@@ -2,18 +2,6 @@
 
 namespace kiln {
 
-std::vector<std::string> split_nonempty(const std::string& text, char delimiter) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(delimiter, start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 std::string expand_loop(const LoopSpec& loop, const ResolveScope& scope, std::vector<LoopFrame>& frames) {
   frames.clear();
   if (loop.kind == LoopSpec::Kind::For) {

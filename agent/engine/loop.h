@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/text.h"  // split_nonempty
 #include "agent/document/model.h"
 #include "agent/engine/resolver.h"
 
@@ -13,8 +14,5 @@ namespace kiln {
 // are resolved with `scope` first. Empty items of a delimited string are dropped.
 // Returns "" or an error text.
 std::string expand_loop(const LoopSpec& loop, const ResolveScope& scope, std::vector<LoopFrame>& frames);
-
-// "a,,b," split on ',' -> {"a", "b"}.
-std::vector<std::string> split_nonempty(const std::string& text, char delimiter);
 
 }  // namespace kiln

@@ -8,6 +8,7 @@
 #include "agent/document/schema_registry.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/sys/host.h"
 
 namespace kiln {
 namespace {
@@ -82,11 +83,11 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
                        "remove it from --blocked-action-modules, or run other phases", DiagnosticCode::NotRunnable});
       } else if (!actions.find(step.action)) {
         const ActionSchema* schema = SchemaRegistry::instance().action(step.action);
-        bool other_platform = schema && !schema->supports(host_platform());
+        bool other_platform = schema && !schema->supports(sys::host_platform());
         out.push_back(
             {Severity::Error, doc.source.at(action_pointer),
              other_platform
-                 ? "action " + step.action + " (step " + step.name + ") cannot run on " + host_platform() +
+                 ? "action " + step.action + " (step " + step.name + ") cannot run on " + sys::host_platform() +
                        "; it runs on " + schema->platforms.front() + (schema->platforms.size() > 1 ? " and others" : "")
                  : "action " + step.action + " (step " + step.name + ") is not implemented in this kiln build yet",
              "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it",

@@ -1,7 +1,7 @@
 // One step, top-down: a step finished before a reboot or crash is replayed from the
 // journal; otherwise its `if` is evaluated, its attempts run, and finish_step records
 // the outcome (onFailure applied) and asks for the reboot a Reboot action wants.
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 #include "agent/engine/execution.h"
 
 namespace kiln {

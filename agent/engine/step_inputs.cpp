@@ -1,30 +1,6 @@
 #include "agent/engine/step_inputs.h"
 
-#include <cstdint>
-
 namespace kiln {
-
-void make_valid_utf8(std::string& text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = length != 0 && i + length <= text.size();
-    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && length > 1) {
-      uint32_t cp = c & (0xFF >> (length + 1));
-      for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-      ok = cp >= (length == 2 ? 0x80u : length == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF &&
-           !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok) {
-      i += length;
-    } else {
-      text.replace(i, 1, "\xEF\xBF\xBD");
-      i += 3;
-    }
-  }
-}
 
 void make_valid_utf8(nlohmann::json& value) {
   if (value.is_string()) make_valid_utf8(value.get_ref<std::string&>());

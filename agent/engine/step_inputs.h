@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "agent/base/utf8.h"
 #include "agent/document/schema_registry.h"
 
 namespace kiln {
@@ -17,7 +18,7 @@ std::string prepare_inputs(const ActionSchema& action, bool has_inputs, bool res
 
 // Step outputs are JSON strings, which must be UTF-8: a byte that does not belong to a
 // valid sequence (a binary or Latin-1 output) becomes U+FFFD, as JSON encoders do.
-void make_valid_utf8(std::string& text);
+// Every string inside `value`; make_valid_utf8(std::string&) is in agent/base/utf8.h.
 void make_valid_utf8(nlohmann::json& value);
 
 }  // namespace kiln

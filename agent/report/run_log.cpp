@@ -7,49 +7,14 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 
+#include "agent/base/durable_file.h"
+
 namespace kiln {
 namespace {
-
-std::string format_time(const char* format, bool millis) {
-  auto now = std::chrono::system_clock::now();
-  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  // Every log line and record has a timestamp: the text of the current second is kept
-  // per format (formats are literals, so their address names them).
-  struct Formatted {
-    const char* format = nullptr;
-    std::time_t seconds = -1;
-    std::string text;
-  };
-  static thread_local Formatted cache[4];
-  Formatted* slot = nullptr;
-  for (auto& c : cache)
-    if (c.format == format || c.format == nullptr) {
-      slot = &c;
-      break;
-    }
-  if (!slot) slot = &cache[0];
-  if (slot->format != format || slot->seconds != seconds) {
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[64];
-    std::strftime(buffer, sizeof buffer, format, &tm);
-    *slot = {format, seconds, buffer};
-  }
-  std::string out = slot->text;
-  if (millis) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                    static_cast<char>('0' + ms % 10), 0};
-    out += frac;
-  }
-  return out;
-}
 
 std::FILE* open_for_append(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -73,12 +38,6 @@ struct RunLog::AppLogger {
   std::shared_ptr<spdlog::logger> logger;
 };
 
-std::string utc_timestamp() { return format_time("%Y-%m-%dT%H:%M:%SZ", false); }
-std::string utc_timestamp_millis() {
-  std::string t = format_time("%Y-%m-%dT%H:%M:%S", true);
-  return t + "Z";
-}
-
 RunLog::RunLog() = default;
 
 RunLog::~RunLog() {
@@ -100,7 +59,7 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
     folder_ = existing_folder;
   else
     folder_ = (fs::absolute(log_directory).lexically_normal() /
-               ("TOE_" + format_time("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" + folder_safe(execution_id)))
+               ("TOE_" + format_utc_now("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" + folder_safe(execution_id)))
                   .string();
   if (existing_folder.empty() || folder_ != existing_folder) {
     // A new folder is always ours: never reuse one that exists (it could hold planted
@@ -148,7 +107,7 @@ void RunLog::console(std::string_view level, std::string_view prefix, std::strin
   // "<stamp> <level> <prefix>" is formatted once per chunk and copied before each line;
   // lines are assembled in a block written with one fwrite (a per-line fprintf made
   // console.log the bottleneck of bulk output: bench/micro.cpp BM_ConsoleLog).
-  std::string head = format_time("%Y-%m-%d %H:%M:%S", true);
+  std::string head = format_utc_now("%Y-%m-%d %H:%M:%S", true);
   head.append(" ").append(level).append(" ").append(prefix);
   constexpr size_t kBlock = 256 * 1024;
   thread_local std::string block;
@@ -212,27 +171,11 @@ void RunLog::save_document(const std::string& file_name, const std::string& raw_
 std::string RunLog::write_detailed_output(const nlohmann::json& record) {
   if (folder_.empty()) return "no log folder";
   std::string final_path = folder_ + "/detailedoutput.json";
-  std::string temp_path = final_path + ".tmp";
   nlohmann::json masked;
   const nlohmann::json& shown = masker_.empty() ? record : (masked = masker_.mask_json(record));
   std::string text = shown.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return "cannot write " + temp_path + ": " + std::strerror(errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) {
-      int saved = errno;
-      ::close(fd);
-      ::unlink(temp_path.c_str());
-      return "cannot write " + temp_path + ": " + std::strerror(saved);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return "cannot write " + temp_path + ": " + std::strerror(errno);
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0)
-    return "cannot rename " + temp_path + ": " + std::strerror(errno);
-  return {};
+  // Written once, when the run ends: the durable write's folder fsync costs ~1 ms.
+  return write_file_durably(final_path, text, 0600);
 }
 
 void RunLog::flush() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/base/time.h"  // utc_timestamp() for the records written with the log
 #include "agent/report/secret_masker.h"
 
 namespace kiln {
@@ -60,9 +61,5 @@ class RunLog {
   std::string write_error_;
   void note_write_failure(const std::string& what);
 };
-
-// Time helpers shared by the report code.
-std::string utc_timestamp();             // 2026-11-27T10:41:02Z (RFC 3339)
-std::string utc_timestamp_millis();      // 2026-11-27T10:41:02.123Z
 
 }  // namespace kiln

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/base/durable_file.h"
+
 namespace kiln {
 namespace {
 
@@ -68,25 +70,6 @@ StatusHint read_hint(const std::string& folder) {
   return {j.value("status", ""), j.value("identity", "")};
 }
 
-// Temp file, fsync, rename, fsync of the folder: after a power cut the hint is the old
-// one or the new one, never empty.
-void write_durably(const std::string& folder, const std::string& name, const std::string& text) {
-  std::string temp = folder + "/" + name + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;  // only a hint: the journal is the truth
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(temp.c_str(), (folder + "/" + name).c_str()) != 0) {
-    ::unlink(temp.c_str());
-    return;
-  }
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
 // A killed kiln can leave a child that is between fork and exec holding a copy of the
 // lock's descriptor for a moment, so a busy lock is retried briefly.
 // Returns the locked descriptor, or -1 with `busy` or `error` set.
@@ -140,8 +123,11 @@ OpenExecution::~OpenExecution() {
 }
 
 void OpenExecution::set_phase(ExecutionPhase phase) {
-  write_durably(folder_, "status",
-                nlohmann::json{{"status", execution_phase_name(phase)}, {"identity", identity_digest_}}.dump() + "\n");
+  // Durable (temp file, fsync, rename, fsync of the folder): after a power cut the hint is
+  // the old one or the new one, never empty. A failure is ignored: the journal is the truth.
+  (void)write_file_durably(
+      folder_ + "/status",
+      nlohmann::json{{"status", execution_phase_name(phase)}, {"identity", identity_digest_}}.dump() + "\n", 0600);
 }
 
 std::string ExecutionStore::open(const std::string& directory, bool given, std::string& note) {

@@ -1,6 +1,6 @@
 #include "agent/state/records.h"
 
-#include <openssl/evp.h>
+#include "agent/base/hash.h"
 
 namespace kiln {
 namespace {
@@ -97,16 +97,6 @@ struct ToJson {
   }
 };
 
-std::string sha256_of(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 0xF]};
-  return out;
-}
-
 }  // namespace
 
 std::string_view reboot_mode_name(RebootMode mode) { return mode == RebootMode::Exit ? "exit" : "system"; }
@@ -133,7 +123,7 @@ RunIdentity identity_from_json(const json& j) {
   return identity;
 }
 
-std::string RunIdentity::digest() const { return sha256_of(to_json(*this).dump()); }
+std::string RunIdentity::digest() const { return sha256_hex(to_json(*this).dump()); }
 
 std::string RunIdentity::describe_change_to(const RunIdentity& now) const {
   std::string out;

@@ -1,6 +1,5 @@
 #include "agent/state/run_state.h"
 
-#include <fstream>
 
 namespace kiln {
 namespace {
@@ -64,11 +63,5 @@ std::vector<nlohmann::json> RunState::compacted(const std::vector<nlohmann::json
   return kept;
 }
 
-std::string current_boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
-  return id;
-}
 
 }  // namespace kiln

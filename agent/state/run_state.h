@@ -38,7 +38,4 @@ struct RunState {
   static std::vector<nlohmann::json> compacted(const std::vector<nlohmann::json>& records);
 };
 
-// This boot's id (/proc/sys/kernel/random/boot_id), to tell a reboot from a crash.
-std::string current_boot_id();
-
 }  // namespace kiln

@@ -3,13 +3,30 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <random>
 
+#include "agent/base/time.h"
+
 namespace kiln::sys {
+
+std::string host_platform() {
+#if defined(__APPLE__)
+  return "darwin";
+#elif defined(_WIN32)
+  return "windows";
+#else
+  return "linux";
+#endif
+}
+
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
 
 std::string random_uuid() {
   unsigned char b[16];
@@ -43,16 +60,5 @@ std::string os_release_field(const std::string& key) {
   return "";
 }
 
-static std::string utc_format(const char* format) {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, format, &tm);
-  return buffer;
-}
-
-std::string utc_date() { return utc_format("%Y-%m-%d"); }
-std::string utc_date_time() { return utc_format("%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace kiln::sys

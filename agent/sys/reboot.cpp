@@ -1,45 +1,26 @@
 #include "agent/sys/reboot.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
+#include "agent/base/durable_file.h"
+#include "agent/base/hash.h"
 #include "agent/sys/process.h"
 
 namespace kiln::sys {
 namespace {
 
-std::string short_hash(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 4; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xF];
-  }
-  return out;
-}
+// Eight hex digits of the state directory's SHA-256: the trigger files of one state
+// directory have one name.
+std::string short_hash(const std::string& text) { return sha256_hex(text).substr(0, 8); }
 
 // Single-quotes a word for a unit's ExecStart or a crontab line.
 std::string quote(const std::string& word) {
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return false;
-  }
-  return std::rename(temp.c_str(), path.c_str()) == 0;
 }
 
 }  // namespace
@@ -84,7 +65,11 @@ std::string arm_resume_trigger(const RebootSettings& settings, const std::string
         "[Install]\n"
         "WantedBy=multi-user.target\n";
     fs::create_directories(settings.systemd_unit_directory + "/multi-user.target.wants", ec);
-    if (ec || !write_file(path, text)) return "cannot write the resume unit " + path;
+    if (ec) return "cannot create " + settings.systemd_unit_directory + "/multi-user.target.wants: " + ec.message();
+    // Durable before the reboot command runs: a unit lost in the page cache would leave
+    // the execution waiting for a resume that never comes.
+    if (std::string error = write_file_durably(path, text, 0644); !error.empty())
+      return "cannot write the resume unit: " + error;
     // Enabling is the symlink systemctl enable would make; no systemctl call needed.
     std::string wants = settings.systemd_unit_directory + "/multi-user.target.wants/" + unit;
     fs::remove(wants, ec);
@@ -98,7 +83,9 @@ std::string arm_resume_trigger(const RebootSettings& settings, const std::string
     fs::create_directories(settings.cron_directory, ec);
     std::string text = "# Written by kiln before a reboot; removed when the execution ends.\n"
                        "@reboot root " + command + "\n";
-    if (ec || !write_file(path, text)) return "cannot write the cron entry " + path;
+    if (ec) return "cannot create " + settings.cron_directory + ": " + ec.message();
+    if (std::string error = write_file_durably(path, text, 0644); !error.empty())
+      return "cannot write the cron entry: " + error;
     armed.files = path;
     return {};
   }

@@ -98,12 +98,13 @@ TEST_CASE("defect E: the execution's status hint is fsynced before its rename, a
                         " --state-directory " + state + " --execution-id durable >/dev/null 2>&1";
   REQUIRE(std::system(command.c_str()) == 0);
   std::istringstream lines(kiln::test::read_file(trace));
-  // For each rename of status.tmp: the temp file's descriptor was fsynced after it was
-  // opened, and the execution folder was opened and fsynced after the rename.
-  std::regex open_temp(R"re(openat\(.*"([^"]*/status\.tmp)".*= (\d+)$)re");
+  // For each rename of a temporary file onto `status`: the temp file's descriptor was
+  // fsynced after it was opened, and the execution folder was opened and fsynced after
+  // the rename.
+  std::regex open_temp(R"re(openat\(.*"([^"]*/\.?status[.][^"/]*)".*O_CREAT.*= (\d+)$)re");
   std::regex open_folder(R"re(openat\(.*"([^"]*/durable)", O_RDONLY.*O_DIRECTORY.*= (\d+)$)re");
   std::regex fsync_fd(R"re(fsync\((\d+)\)\s+= 0)re");
-  std::regex rename_status(R"re(rename.*status\.tmp.*status")re");
+  std::regex rename_status(R"re(rename.*/\.?status[.][^"/]*", .*/status")re");
   std::string temp_fd, folder_fd;
   bool temp_synced = false;
   int renames = 0, durable_renames = 0, folder_syncs_after_rename = 0;

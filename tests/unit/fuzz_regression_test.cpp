@@ -10,7 +10,7 @@
 #include "agent/document/diagnostic_format.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 namespace kiln {
 namespace {

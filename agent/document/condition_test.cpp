@@ -1,4 +1,4 @@
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>

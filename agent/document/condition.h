@@ -5,6 +5,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln {
@@ -42,5 +43,10 @@ ConditionOutcome evaluate_condition(const nlohmann::json& condition);
 // The `then`/`else` branch decision of a step's `if`: "Execute", "Skip" or "Abort".
 // A branch key at the root wins; else the first one next to a nested operator counts.
 std::string condition_branch(const nlohmann::json& if_value, bool verdict);
+
+// Every operator name: the 20 comparisons, then and/or/not. This table is the source of
+// truth; schemas/condition.schema.json (published for editors) is checked against it by
+// tests/unit/condition_schema_test.cpp.
+std::vector<std::string_view> condition_operator_names();
 
 }  // namespace kiln

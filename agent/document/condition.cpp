@@ -28,25 +28,23 @@
 //   final verdict), as if written at the root: a warning, not an error (docs/DECISIONS.md).
 // - Unknown keys: the nearest valid key is suggested when its edit distance (ignoring
 //   case) is at most 3 and under half the key's length; keys stay case-sensitive.
-#include "agent/engine/condition.h"
+#include "agent/document/condition.h"
 
-#include "agent/document/expression.h"
-
-#include <openssl/evp.h>
 #include <re2/re2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string_view>
+
+#include "agent/base/hash.h"
+#include "agent/base/text.h"
+#include "agent/base/utf8.h"
+#include "agent/document/expression.h"
 
 namespace kiln {
 namespace {
@@ -54,7 +52,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int kMaxLogicalDepth = 4;
-constexpr std::size_t kHashChunkBytes = 64 * 1024;
 constexpr std::size_t kDetailTextLimit = 80;
 constexpr std::array<std::string_view, 3> kBranchValues = {"Abort", "Execute", "Skip"};
 constexpr std::array<std::string_view, 3> kLogicalKeys = {"and", "or", "not"};
@@ -68,14 +65,6 @@ std::string to_text(const json& scalar) {
   if (scalar.is_string()) return scalar.get<std::string>();
   if (scalar.is_boolean()) return scalar.get<bool>() ? "true" : "false";
   return scalar.dump();
-}
-
-std::string lowercase_ascii(std::string_view text) {
-  std::string lowered(text);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lowered;
 }
 
 // Values in log details are cut short: a chained stdout can be long.
@@ -114,21 +103,6 @@ std::string pointer_to(std::string_view base, std::size_t index) {
   return pointer_to(base, std::to_string(index));
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> previous(b.size() + 1);
-  std::vector<std::size_t> current(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
-    }
-    std::swap(previous, current);
-  }
-  return previous[b.size()];
-}
-
 // ---------------------------------------------------------------------------------------
 // Whitespace (Go's unicode.IsSpace set)
 
@@ -140,28 +114,9 @@ bool is_unicode_space(char32_t cp) {
          std::find(kSpaces.begin(), kSpaces.end(), cp) != kSpaces.end();
 }
 
-// Decodes the UTF-8 code point at `pos` and advances it; nullopt on invalid input.
-std::optional<char32_t> next_code_point(std::string_view text, std::size_t& pos) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  unsigned char lead = byte(pos);
-  std::size_t length = lead < 0x80           ? 1
-                       : (lead >> 5) == 0x6  ? 2
-                       : (lead >> 4) == 0xE  ? 3
-                       : (lead >> 3) == 0x1E ? 4
-                                             : 0;
-  if (length == 0 || pos + length > text.size()) return std::nullopt;
-  char32_t cp = length == 1 ? lead : lead & (0x7F >> length);
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(pos + i) & 0xC0) != 0x80) return std::nullopt;
-    cp = (cp << 6) | (byte(pos + i) & 0x3F);
-  }
-  pos += length;
-  return cp;
-}
-
 bool is_all_whitespace(std::string_view text) {
   for (std::size_t pos = 0; pos < text.size();) {
-    std::optional<char32_t> cp = next_code_point(text, pos);
+    std::optional<char32_t> cp = decode_utf8(text, pos);
     if (!cp || !is_unicode_space(*cp)) return false;
   }
   return true;
@@ -272,38 +227,6 @@ std::optional<std::string> find_on_path(const std::string& name) {
   }
 }
 
-struct FileDigest {
-  std::string hex;    // lowercase
-  std::string error;  // non-empty when the file could not be read
-};
-
-FileDigest digest_file(const std::string& path, const EVP_MD* algorithm) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) return {"", "cannot open " + path + ": " + std::strerror(errno)};
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!context || EVP_DigestInit_ex(context.get(), algorithm, nullptr) != 1) {
-    return {"", "cannot start the digest"};
-  }
-  std::vector<unsigned char> chunk(kHashChunkBytes);
-  while (std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file.get())) {
-    EVP_DigestUpdate(context.get(), chunk.data(), got);
-  }
-  if (std::ferror(file.get())) return {"", "cannot read " + path + ": " + std::strerror(errno)};
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context.get(), digest.data(), &length) != 1) {
-    return {"", "cannot finish the digest"};
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xF];
-  }
-  return {hex, ""};
-}
-
 // ---------------------------------------------------------------------------------------
 // The comparison operators
 
@@ -320,7 +243,7 @@ struct Comparison {
   SecondOperand second;
   Evaluator evaluate;
   Order order = Order::Equal;              // ordering operators
-  const EVP_MD* (*algorithm)() = nullptr;  // hash operators
+  DigestAlgorithm algorithm = DigestAlgorithm::Sha256;  // hash operators
 };
 
 bool order_holds(Order order, int comparison) {
@@ -442,7 +365,7 @@ ConditionOutcome file_hash_equals(const Comparison& op, const json& expected,
   if (!std::filesystem::is_regular_file(status)) {
     return outcome(op, false, quote_for_log(path) + " is not a regular file");
   }
-  FileDigest digest = digest_file(path, op.algorithm());
+  FileDigest digest = file_digest_hex(path, op.algorithm);
   if (!digest.error.empty()) return {false, std::string(op.key) + ": " + digest.error, ""};
   std::string expected_hex = lowercase_ascii(to_text(expected));
   bool equal = digest.hex == expected_hex;
@@ -468,10 +391,10 @@ const std::array<Comparison, 20> kComparisons = {{
     {"binaryExists", SecondOperand::None, binary_exists},
     {"fileExists", SecondOperand::None, file_exists},
     {"folderExists", SecondOperand::None, folder_exists},
-    {"fileMD5Equals", SecondOperand::Path, file_hash_equals, Order::Equal, EVP_md5},
-    {"fileSHA1Equals", SecondOperand::Path, file_hash_equals, Order::Equal, EVP_sha1},
-    {"fileSHA256Equals", SecondOperand::Path, file_hash_equals, Order::Equal, EVP_sha256},
-    {"fileSHA512Equals", SecondOperand::Path, file_hash_equals, Order::Equal, EVP_sha512},
+    {"fileMD5Equals", SecondOperand::Path, file_hash_equals, Order::Equal, DigestAlgorithm::Md5},
+    {"fileSHA1Equals", SecondOperand::Path, file_hash_equals, Order::Equal, DigestAlgorithm::Sha1},
+    {"fileSHA256Equals", SecondOperand::Path, file_hash_equals, Order::Equal, DigestAlgorithm::Sha256},
+    {"fileSHA512Equals", SecondOperand::Path, file_hash_equals, Order::Equal, DigestAlgorithm::Sha512},
 }};
 
 const Comparison* find_comparison(std::string_view key) {
@@ -870,6 +793,13 @@ std::string condition_branch(const nlohmann::json& if_value, bool verdict) {
   } catch (const std::exception&) {
     return fallback;
   }
+}
+
+std::vector<std::string_view> condition_operator_names() {
+  std::vector<std::string_view> names;
+  for (const Comparison& op : kComparisons) names.push_back(op.key);
+  names.insert(names.end(), kLogicalKeys.begin(), kLogicalKeys.end());
+  return names;
 }
 
 }  // namespace kiln

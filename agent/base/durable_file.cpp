@@ -1,0 +1,71 @@
+#include "agent/base/durable_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace kiln {
+namespace {
+
+std::string failure(const std::string& what, const std::string& path, int error) {
+  return what + " " + path + ": " + std::strerror(error);
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string write_file_durably(const std::string& path, std::string_view content, mode_t mode) {
+  std::size_t slash = path.rfind('/');
+  std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty()) return "cannot write " + path + ": not a file name";
+
+  std::string temp = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "." + name + ".XXXXXX";
+  std::vector<char> temp_buffer(temp.begin(), temp.end());
+  temp_buffer.push_back('\0');
+  int fd = ::mkostemp(temp_buffer.data(), O_CLOEXEC);
+  if (fd < 0) return failure("cannot create a temporary file for", path, errno);
+  temp.assign(temp_buffer.data());
+
+  auto abandon = [&](const std::string& what, const std::string& subject) {
+    int error = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp.c_str());
+    return failure(what, subject, error);
+  };
+  if (::fchmod(fd, mode) != 0) return abandon("cannot set the permissions of", temp);
+  if (!write_all(fd, content)) return abandon("cannot write", temp);
+  if (::fsync(fd) != 0) return abandon("cannot flush", temp);
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) return abandon("cannot write", temp);
+  if (::rename(temp.c_str(), path.c_str()) != 0) return abandon("cannot replace", path);
+
+  // The rename is durable only once the folder's entry is on disk.
+  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return failure("cannot open the folder", folder, errno);
+  int synced = ::fsync(dir);
+  int error = errno;
+  ::close(dir);
+  if (synced != 0) return failure("cannot flush the folder", folder, error);
+  return "";
+}
+
+}  // namespace kiln
