@@ -205,8 +205,10 @@ std::vector<TextSpan> block_scalar_lines(std::string_view text, size_t pos, int 
 }
 
 // Where the first unescaped `quote` is in `s` (npos if none); `s` starts inside the value.
-size_t closing_quote(std::string_view s, char quote) {
+// With `stop_at_line_end`, a line break before it is returned instead.
+size_t closing_quote(std::string_view s, char quote, bool stop_at_line_end = false) {
   for (size_t i = 0; i < s.size(); ++i) {
+    if (stop_at_line_end && s[i] == '\n') return i;
     if (quote == '"' && s[i] == '\\') ++i;
     else if (quote == '\'' && s[i] == '\'' && i + 1 < s.size() && s[i + 1] == '\'') ++i;
     else if (s[i] == quote) return i;
@@ -221,11 +223,16 @@ std::vector<TextSpan> flow_scalar_lines(std::string_view text, size_t pos, int l
                                         const std::string& value) {
   char quote = text[pos] == '"' || text[pos] == '\'' ? text[pos] : 0;
   size_t start = pos + (quote ? 1 : 0);
+  // A one-line scalar (nearly all of them) is told without looking for the end of its
+  // line: a minified JSON document is one line of many megabytes.
+  if (!quote && text.substr(start, value.size()) == value) return {};
+  if (quote) {
+    size_t close = closing_quote(text.substr(start), quote, /*stop_at_line_end=*/true);
+    if (close != std::string_view::npos && text[start + close] == quote) return {};
+  }
   LineReader reader(text, start);
   std::string_view l;
   if (!reader.next(l)) return {};
-  if (quote ? closing_quote(l, quote) != std::string_view::npos : l.substr(0, value.size()) == value)
-    return {};  // a one-line scalar
   auto escaped = [&](std::string_view part) {
     return quote == '"' ? part.find('\\') != std::string_view::npos
                         : quote == '\'' && part.find("''") != std::string_view::npos;
