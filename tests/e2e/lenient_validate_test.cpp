@@ -183,3 +183,35 @@ phases:
   CHECK(kiln::e2e::run_document(dir, path, {"--state-directory", dir.file("state2"), "--warnings-as-errors"}, "logs2")
             .exit_code() == 3);
 }
+
+TEST_CASE("lenient: kiln run --warnings-as-errors reaches ExecuteDocument children") {
+  TempDir dir;
+  dir.write("child.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Say
+        action: ExecuteBash
+        inputs:
+          commands: ["echo child {{ left open"]
+)");
+  std::string parent = dir.write("parent.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Child
+        action: ExecuteDocument
+        inputs:
+          document: child.yml
+)");
+  auto lenient = kiln::e2e::run_document(dir, parent, {"--state-directory", dir.file("state")});
+  INFO(lenient.result.err);
+  CHECK(lenient.exit_code() == 0);
+  CHECK(lenient.status("Child") == "success");
+  auto strict =
+      kiln::e2e::run_document(dir, parent, {"--state-directory", dir.file("state2"), "--warnings-as-errors"}, "logs2");
+  INFO(strict.result.err);
+  CHECK(strict.exit_code() == 1);
+  CHECK(strict.status("Child") == "failed");
+  CHECK(contains(kiln::e2e::failure_of(strict, "Child"), "'{{' is never closed"));
+}
