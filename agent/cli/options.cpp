@@ -78,6 +78,8 @@ std::string usage_text(const std::string& program) {
          "      --blocked-action-modules  comma-separated actions that must not run\n"
          "      --format text|json        diagnostics format (validate, status)\n"
          "      --strict                  refuse kiln extensions (secret parameters, ExtractArchive)\n"
+         "      --warnings-as-errors      a warning (text kept as written where AWSTOE is lenient, ...)\n"
+         "                                makes the document invalid (validate, run)\n"
          "\n"
          "Exit codes: 0 success, 1 run failed or stopped, 2 usage error, 3 document invalid or refused,\n"
          "194 rebooting (state saved; re-run the same command line after the reboot).\n";
@@ -94,6 +96,7 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("log-directory,l", po::value(&out.log_directory), "")
       ("state-directory,s", po::value(&out.state_directory), "")
       ("trace,t", po::bool_switch(&out.trace), "")("strict", po::bool_switch(&out.strict), "")
+      ("warnings-as-errors", po::bool_switch(&out.warnings_as_errors), "")
       ("os-platforms", po::value(&out.os_platform), "")
       ("blocked-action-modules", po::value(&blocked), "")
       ("format", po::value(&out.format), "")

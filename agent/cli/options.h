@@ -24,6 +24,7 @@ struct CliOptions {
   std::string format = "text";  // validate: text | json
   bool trace = false;
   bool strict = false;                  // refuse kiln extensions (AWSTOE documents only)
+  bool warnings_as_errors = false;      // validate, run: a warning makes the document invalid
   std::string reboot_mode = "system";   // exit | system
   int max_reboots = 10;
   std::string reboot_command;           // default: /sbin/shutdown -r now

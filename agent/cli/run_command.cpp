@@ -182,7 +182,8 @@ int after_run(const CliOptions& cli, const ExecutionStore& store, const RunOutco
 int command_run(CliOptions cli) {
   SourceTexts sources;
   if (int code = read_run_arguments(cli, sources)) return code;
-  PrepareOptions prepare{sys::host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions()};
+  PrepareOptions prepare{sys::host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions(),
+                         cli.warnings_as_errors};
   std::vector<DocumentToRun> documents;
   RunIdentity identity{run_arguments(cli), {}};
   if (int code = prepare_documents(cli, prepare, documents, identity, sources)) return code;
@@ -206,6 +207,7 @@ int command_run(CliOptions cli) {
   options.platform = prepare.platform;
   options.blocked_actions = cli.blocked_actions;
   options.strict = cli.strict;
+  options.warnings_as_errors = cli.warnings_as_errors;
   options.trace = cli.trace;
   options.progress = ::isatty(STDERR_FILENO);
   options.max_reboots = cli.max_reboots;

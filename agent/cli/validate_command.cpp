@@ -11,14 +11,18 @@
 namespace kiln {
 
 int command_validate(const CliOptions& cli) {
-  std::string platform = cli.os_platform.empty() ? sys::host_platform() : cli.os_platform;
+  ValidateOptions options;
+  options.platform = cli.os_platform.empty() ? sys::host_platform() : cli.os_platform;
+  options.strict = cli.strict;
+  options.warnings_as_errors = cli.warnings_as_errors;
   SourceTexts sources;
-  nlohmann::json report = {{"status", "valid"}, {"documents", nlohmann::json::array()}};
+  nlohmann::json report = {
+      {"status", "valid"}, {"warningsAsErrors", cli.warnings_as_errors}, {"documents", nlohmann::json::array()}};
   bool all_valid = true;
   for (const auto& path : cli.documents) {
     PreparedDocument doc;
     Diagnostics diagnostics;
-    bool valid = load_document(path, platform, cli.strict, doc, diagnostics);
+    bool valid = load_document(path, options, doc, diagnostics);
     sources.texts[path] = doc.text;
     all_valid = all_valid && valid;
     nlohmann::json entry = {{"file", path}, {"valid", valid}, {"diagnostics", nlohmann::json::array()}};

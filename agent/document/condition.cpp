@@ -24,6 +24,8 @@
 //   Assert's), with problems reported under "/0/...".
 // - evaluate_condition runs check_condition first (branches allowed, so then/else at the
 //   root pass), so the evaluators can rely on a valid shape; a shape problem is an error.
+// - then/else next to a nested operator of a step's `if` apply to the whole `if` (its
+//   final verdict), as if written at the root: a warning, not an error (docs/DECISIONS.md).
 // - Unknown keys: the nearest valid key is suggested when its edit distance (ignoring
 //   case) is at most 3 and under half the key's length; keys stay case-sensitive.
 #include "agent/document/condition.h"
@@ -453,6 +455,7 @@ class ConditionChecker {
                  std::to_string(condition.size()) + " items",
              "write one mapping; to require several conditions, list them under and: or or:");
     }
+    check_branches_agree();
   }
 
  private:
@@ -502,6 +505,17 @@ class ConditionChecker {
       if (key == "then" || key == "else") {
         if (branches_here) {
           check_branch_value(item, pointer_to(pointer, key));
+          branches_.push_back({key, item, pointer_to(pointer, key)});
+        } else if (allow_branches_) {
+          // Next to a nested operator of a step's if: AWSTOE runs such documents (an
+          // Amazon-managed component has one), and the key can only mean the step's branch.
+          check_branch_value(item, pointer_to(pointer, key));
+          branches_.push_back({key, item, pointer_to(pointer, key)});
+          problems_.push_back({pointer_to(pointer, key),
+                               "'" + key + "' next to a nested operator applies to the whole if",
+                               "write it next to the top operator of the if, where it belongs "
+                               "(--warnings-as-errors refuses this)",
+                               /*warning=*/true});
         } else {
           report(pointer_to(pointer, key),
                  "'" + key + "' is only allowed next to the top operator of a step's if",
@@ -541,6 +555,20 @@ class ConditionChecker {
                            : "a condition holds one operator, plus value or path where "
                              "the operator compares two things";
     report(pointer_to(pointer, key), message, hint);
+  }
+
+  // then (or else) given more than once, with different values, says two things.
+  void check_branches_agree() {
+    for (std::size_t i = 0; i < branches_.size(); ++i)
+      for (std::size_t k = 0; k < i; ++k)
+        if (branches_[k].key == branches_[i].key && branches_[k].value != branches_[i].value) {
+          report(branches_[i].pointer,
+                 "'" + branches_[i].key + "' is given twice with different values (" +
+                     branches_[k].value.dump() + " at " + branches_[k].pointer + ", " +
+                     branches_[i].value.dump() + " here)",
+                 "keep one, next to the top operator of the if");
+          break;
+        }
   }
 
   void check_branch_value(const json& value, const std::string& pointer) {
@@ -648,8 +676,15 @@ class ConditionChecker {
     }
   }
 
+  struct BranchKey {
+    std::string key;
+    json value;
+    std::string pointer;
+  };
+
   bool allow_branches_;
   std::vector<ConditionProblem>& problems_;
+  std::vector<BranchKey> branches_;  // every then/else seen, root and nested
 };
 
 // ---------------------------------------------------------------------------------------
@@ -706,6 +741,7 @@ std::vector<ConditionProblem> check_condition(const nlohmann::json& condition,
 ConditionOutcome evaluate_condition(const nlohmann::json& condition) {
   try {
     std::vector<ConditionProblem> problems = check_condition(condition, true);
+    std::erase_if(problems, [](const ConditionProblem& p) { return p.warning; });
     if (!problems.empty()) {
       const ConditionProblem& first = problems.front();
       std::string where = first.pointer.empty() ? "" : " at " + first.pointer;
@@ -719,13 +755,38 @@ ConditionOutcome evaluate_condition(const nlohmann::json& condition) {
   }
 }
 
+namespace {
+
+// The first `key` (then/else) next to an operator nested in `node`, depth first.
+const json* nested_branch(const json& node, const char* key) {
+  if (!node.is_object()) return nullptr;
+  for (std::string_view logical : kLogicalKeys) {
+    auto it = node.find(std::string(logical));
+    if (it == node.end()) continue;
+    const json& operand = *it;
+    std::vector<const json*> items;
+    if (operand.is_object()) items.push_back(&operand);
+    if (operand.is_array())
+      for (const json& item : operand) items.push_back(&item);
+    for (const json* item : items) {
+      if (item->is_object() && item->contains(key)) return &(*item)[key];
+      if (const json* deeper = nested_branch(*item, key)) return deeper;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::string condition_branch(const nlohmann::json& if_value, bool verdict) {
   std::string fallback = verdict ? "Execute" : "Skip";
   try {
     const json& node = unwrap_list_form(if_value);
     const char* key = verdict ? "then" : "else";
-    if (!node.is_object() || !node.contains(key) || !node[key].is_string()) return fallback;
-    std::string branch = node[key].get<std::string>();
+    if (!node.is_object()) return fallback;
+    const json* written = node.contains(key) ? &node[key] : nested_branch(node, key);
+    if (!written || !written->is_string()) return fallback;
+    std::string branch = written->get<std::string>();
     bool known =
         std::find(kBranchValues.begin(), kBranchValues.end(), branch) != kBranchValues.end();
     return known ? branch : fallback;

@@ -16,10 +16,14 @@ struct ConditionProblem {
   std::string pointer;
   std::string message;
   std::string hint;
+  bool warning = false;  // accepted (AWSTOE accepts it too), but worth saying
 };
 
 // Checks the shape of a condition without evaluating it. When `allow_branches` is
 // true (a step's `if`), the root may also hold `then` and `else` (Abort|Execute|Skip).
+// Written next to a nested operator instead (`not: {fileExists: x, then: Skip}`, as an
+// Amazon-managed component has it), they apply to the whole `if` all the same, with a
+// warning; the same key given two different values is an error.
 // An `if` may also be written as a one-item list holding that mapping.
 std::vector<ConditionProblem> check_condition(const nlohmann::json& condition,
                                               bool allow_branches);
@@ -37,6 +41,7 @@ struct ConditionOutcome {
 ConditionOutcome evaluate_condition(const nlohmann::json& condition);
 
 // The `then`/`else` branch decision of a step's `if`: "Execute", "Skip" or "Abort".
+// A branch key at the root wins; else the first one next to a nested operator counts.
 std::string condition_branch(const nlohmann::json& if_value, bool verdict);
 
 // Every operator name: the 20 comparisons, then and/or/not. This table is the source of

@@ -426,7 +426,7 @@ TEST_CASE("then/else branches") {
   CHECK(only_problem(R"({"fileExists": "/x", "else": "skip"})").pointer == "/else");
   CHECK(only_problem(R"({"fileExists": "/x", "then": 1})").pointer == "/then");
   CHECK(only_problem(R"({"fileExists": "/x", "then": "Skip"})", false).pointer == "/then");
-  CHECK(only_problem(R"({"not": {"fileExists": "/x", "then": "Skip"}})").pointer == "/not/then");
+  CHECK_FALSE(only_problem(R"({"fileExists": "/x", "then": "Skip"})", false).warning);
 
   json with_branches = json::parse(R"({"stringIsEmpty": "", "then": "Skip", "else": "Abort"})");
   CHECK(holds(with_branches));  // branches do not change the verdict
@@ -440,6 +440,46 @@ TEST_CASE("then/else branches") {
   CHECK(condition_branch(json::parse(R"({"stringIsEmpty": "", "then": "bogus"})"), true) ==
         "Execute");
   CHECK(condition_branch(json("not a condition"), false) == "Skip");
+}
+
+TEST_CASE("then/else next to a nested operator of an if apply to the whole if, with a warning") {
+  // Under not (as an Amazon-managed component writes it).
+  ConditionProblem under_not = only_problem(R"({"not": {"fileExists": "/x", "then": "Skip"}})");
+  CHECK(under_not.warning);
+  CHECK(under_not.pointer == "/not/then");
+  CHECK(under_not.message == "'then' next to a nested operator applies to the whole if");
+  json negated = json::parse(R"({"not": {"fileExists": "/nonexistent/kiln", "then": "Skip", "else": "Abort"}})");
+  ConditionOutcome outcome = evaluate_condition(negated);  // a warning is no evaluation error
+  CHECK(outcome.error.empty());
+  CHECK(outcome.value);  // not(false)
+  CHECK(condition_branch(negated, outcome.value) == "Skip");
+  CHECK(condition_branch(negated, false) == "Abort");
+  // Inside an item of and/or, and in the one-item list forms.
+  json in_and = json::parse(R"({"and": [{"stringIsEmpty": ""}, {"not": [{"stringIsEmpty": "a", "else": "Abort"}]}]})");
+  CHECK(only_problem(in_and.dump().c_str()).warning);
+  CHECK(condition_branch(in_and, false) == "Abort");
+  CHECK(condition_branch(in_and, true) == "Execute");
+  // A branch at the root wins over a nested one that agrees; disagreeing ones are an error.
+  std::vector<ConditionProblem> agree = problems_of(R"({"not": {"stringIsEmpty": "", "then": "Skip"}, "then": "Skip"})");
+  REQUIRE(agree.size() == 1);
+  CHECK(agree[0].warning);
+  std::vector<ConditionProblem> clash =
+      problems_of(R"({"not": {"stringIsEmpty": "", "then": "Skip"}, "then": "Abort"})");
+  REQUIRE(clash.size() == 2);
+  bool error_found = false;
+  for (const auto& p : clash)
+    if (!p.warning) {
+      error_found = true;
+      CHECK(p.message.find("'then' is given twice with different values") != std::string::npos);
+    }
+  CHECK(error_found);
+  CHECK_FALSE(evaluate_condition(json::parse(R"({"not": {"stringIsEmpty": "", "then": "Skip"}, "then": "Abort"})"))
+                  .error.empty());
+  // A nested branch value must still be one of the three.
+  std::vector<ConditionProblem> bad = problems_of(R"({"not": {"stringIsEmpty": "", "then": "skip"}})");
+  CHECK(std::count_if(bad.begin(), bad.end(), [](const ConditionProblem& p) { return !p.warning; }) == 1);
+  // Assert (no branches at all) still refuses them.
+  CHECK_FALSE(only_problem(R"({"not": {"fileExists": "/x", "then": "Skip"}})", false).warning);
 }
 
 TEST_CASE("the one-item list form of an if") {

@@ -90,11 +90,16 @@ std::vector<Expression> find_expressions(std::string_view s) {
     Expression e;
     e.begin = pos;
     size_t close = s.find("}}", pos + 2);
-    if (close == std::string_view::npos) {
-      e.end = s.size();
-      e.text = trim_ascii(s.substr(pos + 2));
+    size_t reopen = s.find("{{", pos + 2);
+    if (close == std::string_view::npos || (reopen != std::string_view::npos && reopen < close)) {
+      // `echo {{ a` or `{{ a {{ Name }}`: this "{{" opens nothing; the next may.
+      e.end = reopen == std::string_view::npos ? s.size() : reopen;
+      e.text = trim_ascii(s.substr(pos + 2, e.end - pos - 2));
+      e.unterminated = true;
       out.push_back(std::move(e));
-      break;
+      if (reopen == std::string_view::npos) break;
+      pos = reopen;
+      continue;
     }
     e.end = close + 2;
     e.text = trim_ascii(s.substr(pos + 2, close - pos - 2));

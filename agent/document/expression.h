@@ -17,7 +17,8 @@ enum class ExpressionKind {
   Context,     // {{ context:KEY }}
   Ssm,         // {{ aws:ssm:/name }} and {{ aws:ssm:resolve(x) }}
   Imds,        // {{ aws:imds:path }}
-  Invalid,     // anything else: a syntax error
+  Invalid,     // anything else: not an expression; the text stays as written (as AWSTOE
+               // leaves it), and validation warns
 };
 
 struct Expression {
@@ -28,10 +29,12 @@ struct Expression {
   // Chaining parts; LoopValue uses `phase` for the loop name and `key` for index|value.
   std::string phase, step, section, key;
   std::optional<size_t> index;
+  bool unterminated = false;  // a "{{" with no "}}" before the next "{{" or the end
 };
 
-// Every {{ }} in `s`, in order. An unterminated "{{" yields an Invalid expression
-// spanning to the end of the string.
+// Every {{ }} in `s`, in order. A "{{" with no "}}" before the next "{{" (or the end of
+// the string) yields an unterminated Invalid expression that ends there, and the
+// search goes on from the next "{{".
 std::vector<Expression> find_expressions(std::string_view s);
 
 // A string value holding "{{" (an expression, or the start of a malformed one). Such a

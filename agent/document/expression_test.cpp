@@ -135,6 +135,22 @@ TEST_CASE("expression: an unterminated {{ is one Invalid expression to the end")
   REQUIRE(found.size() == 2);
   CHECK(found[0].kind == ExpressionKind::Variable);
   CHECK(found[1].kind == ExpressionKind::Invalid);
+  CHECK(found[1].unterminated);
+  CHECK_FALSE(found[0].unterminated);
+}
+
+TEST_CASE("expression: a '{{' left open before another '{{' ends there, and the next one is read") {
+  std::string s = "echo {{ a {{ Name }} done";
+  std::vector<Expression> found = find_expressions(s);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].unterminated);
+  CHECK(found[0].kind == ExpressionKind::Invalid);
+  CHECK(s.substr(found[0].begin, found[0].end - found[0].begin) == "{{ a ");
+  CHECK(found[1].kind == ExpressionKind::Variable);
+  CHECK(found[1].key == "Name");
+  // Three braces are one unreadable expression, not a stray "{{".
+  CHECK_FALSE(one("{{{ x }}}").unterminated);
+  CHECK(kind_of("{{{ x }}}") == ExpressionKind::Invalid);
 }
 
 TEST_CASE("expression: several expressions in one string, with offsets") {

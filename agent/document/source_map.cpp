@@ -1,5 +1,7 @@
 #include "agent/document/source_map.h"
 
+#include <algorithm>
+
 namespace kiln {
 
 bool has_errors(const Diagnostics& diagnostics) {
@@ -44,6 +46,30 @@ std::string LoadedDocument::source_line(int line) const {
   std::string result = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (!result.empty() && result.back() == '\r') result.pop_back();
   return result;
+}
+
+SourceLocation LoadedDocument::text_at(const std::string& pointer, size_t offset, std::string_view needle) const {
+  SourceLocation location = at(pointer);
+  const SourceEntry* entry = source_map.find(pointer);
+  if (!entry || location.line <= 0) return location;
+  if (!entry->lines.empty()) {
+    for (const TextSpan& span : entry->lines)
+      if (offset >= span.offset && offset < span.offset + std::max<size_t>(span.length, 1))
+        return {path, span.line, span.column + static_cast<int>(offset - span.offset)};
+    return location;
+  }
+  if (needle.empty() || location.column <= 0) return location;
+  std::string line = source_line(location.line);
+  size_t start = static_cast<size_t>(location.column - 1);
+  // A plain scalar's text starts at its column, a quoted one's a byte later; with
+  // escapes before the spot neither holds, and the first occurrence on the line is used.
+  for (size_t at : {start + offset, start + 1 + offset})
+    if (at < line.size() && line.compare(at, needle.size(), needle) == 0) {
+      location.column = static_cast<int>(at) + 1;
+      return location;
+    }
+  if (size_t found = line.find(needle, start); found != std::string::npos) location.column = static_cast<int>(found) + 1;
+  return location;
 }
 
 std::string pointer_append(const std::string& pointer, const std::string& key) {

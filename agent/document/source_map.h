@@ -4,12 +4,22 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "agent/document/diagnostic.h"
 
 namespace kiln {
+
+// Where a stretch of a multi-line scalar's value was written: the value's bytes
+// [offset, offset + length) are the text at line:column onwards.
+struct TextSpan {
+  size_t offset = 0;
+  size_t length = 0;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based, in bytes like every column
+};
 
 struct SourceEntry {
   int line = 0;        // of the value, 1-based
@@ -18,6 +28,10 @@ struct SourceEntry {
   int key_column = 0;
   bool plain_scalar = false;  // an unquoted YAML scalar: its text may stand for a string
   std::string raw;            // the scalar's text as written (plain scalars only)
+  // A scalar written over several lines (a `|` or `>` block, a quoted or plain value
+  // folded over lines): where each of its lines sits in the value. Empty for a one-line
+  // scalar, and where text and value cannot be matched line for line (escapes).
+  std::vector<TextSpan> lines;
 };
 
 class SourceMap {
@@ -43,6 +57,10 @@ struct LoadedDocument {
   std::string source_line(int line) const;
   SourceLocation at(const std::string& pointer) const { return source_map.value_location(path, pointer); }
   SourceLocation key_at(const std::string& pointer) const { return source_map.key_location(path, pointer); }
+  // Where the text `needle`, found at byte `offset` of the string at `pointer`, was
+  // written: inside a multi-line scalar, on its own line; on a one-line scalar, under its
+  // first byte when that is unambiguous. Falls back to the value's position.
+  SourceLocation text_at(const std::string& pointer, size_t offset, std::string_view needle) const;
 };
 
 // JSON pointer helpers: "/phases/0/steps" style, with ~0 and ~1 escapes.

@@ -75,16 +75,11 @@ class Checker {
         {Severity::Warning, here(pointer), std::move(message), std::move(hint), DiagnosticCode::Semantic});
   }
 
-  // Where an expression was written: the string's position, moved onto the "{{" when the
-  // expression's text appears on that source line (single-line scalars).
+  // Where a diagnostic points: the value at `pointer`, or, while an expression is
+  // checked, its "{{" (on its own line inside a multi-line script).
   SourceLocation here(const std::string& pointer) const {
-    SourceLocation location = doc_.at(pointer);
-    if (!expression_text_.empty() && location.line > 0) {
-      std::string line = doc_.source_line(location.line);
-      size_t found = line.find(expression_text_, location.column > 0 ? static_cast<size_t>(location.column - 1) : 0);
-      if (found != std::string::npos) location.column = static_cast<int>(found) + 1;
-    }
-    return location;
+    if (expression_text_.empty()) return doc_.at(pointer);
+    return doc_.text_at(pointer, expression_offset_, expression_text_);
   }
 
   void check_schema_version() {
@@ -211,8 +206,13 @@ class Checker {
             "remove it: " + action->name + " steps run once");
     if (action) check_inputs(step, sp, *action);
     if (auto it = step.find("if"); it != step.end())
-      for (const auto& p : check_condition(*it, true))
-        error(DiagnosticCode::Schema, sp + "/if" + p.pointer, false, p.message, p.hint);
+      for (const auto& p : check_condition(*it, true)) {
+        if (p.warning)
+          diagnostics_.push_back({Severity::Warning, doc_.key_at(sp + "/if" + p.pointer), p.message, p.hint,
+                                  DiagnosticCode::Schema});
+        else
+          error(DiagnosticCode::Schema, sp + "/if" + p.pointer, false, p.message, p.hint);
+      }
     if (auto it = step.find("loop"); it != step.end() && it->is_object()) check_loop(*it, sp + "/loop");
     // References in everything that may hold expressions.
     std::string loop_name;
@@ -293,6 +293,7 @@ class Checker {
     const std::string& text = value.get_ref<const std::string&>();
     for (const auto& e : find_expressions(text)) {
       expression_text_ = text.substr(e.begin, e.end - e.begin);
+      expression_offset_ = e.begin;
       check_expression(e, pointer, pi, si, has_loop, loop_name);
       expression_text_.clear();
     }
@@ -303,9 +304,15 @@ class Checker {
     const std::string shown = "{{ " + e.text + " }}";
     switch (e.kind) {
       case ExpressionKind::Invalid:
-        error(pointer, false, "malformed expression '" + shown + "'",
-              "expressions are {{ Name }}, {{ phase.step.outputs.key }}, {{ loop.value }}, {{ env:NAME }} or "
-              "{{ context:KEY }}");
+        // AWSTOE leaves text it cannot read as an expression as it is (Amazon's own
+        // components have such lines); kiln does the same, and says so.
+        if (e.unterminated)
+          warning(pointer, "'{{' is never closed; the text stays as written",
+                  "close it with '}}' if an expression was meant (--warnings-as-errors refuses this)");
+        else
+          warning(pointer, "'" + shown_as_written(e) + "' is not an expression; the text stays as written",
+                  "expressions are {{ Name }}, {{ phase.step.outputs.key }}, {{ loop.value }}, {{ env:NAME }} or "
+                  "{{ context:KEY }} (--warnings-as-errors refuses this)");
         return;
       case ExpressionKind::Variable:
         if (!variables_.count(e.key)) {
@@ -340,6 +347,19 @@ class Checker {
       case ExpressionKind::Ssm:
         return;
     }
+  }
+
+  // The expression as the document has it, cut short when long (a script's braces).
+  std::string shown_as_written(const Expression&) const {
+    constexpr size_t kShown = 60;
+    std::string shown = expression_text_;
+    if (shown.size() > kShown) {
+      size_t cut = kShown;
+      while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+      shown = shown.substr(0, cut) + "...";
+    }
+    std::replace(shown.begin(), shown.end(), '\n', ' ');
+    return shown;
   }
 
   void check_chaining(const Expression& e, const std::string& pointer, size_t pi, size_t si, const std::string& shown) {
@@ -388,6 +408,7 @@ class Checker {
   std::set<std::string> phase_names_;
   std::map<std::string, size_t> phase_seen_;
   std::string expression_text_;  // the expression being checked, to place its diagnostics
+  size_t expression_offset_ = 0;  // where it starts in its string
 };
 
 LoopSpec build_loop(const nlohmann::json& loop) {
@@ -469,6 +490,12 @@ Diagnostics validate_document(LoadedDocument source, const ValidateOptions& opti
   std::stable_sort(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return std::tie(a.location.line, a.location.column) < std::tie(b.location.line, b.location.column);
   });
+  if (options.warnings_as_errors)
+    for (Diagnostic& d : diagnostics)
+      if (d.severity == Severity::Warning) {
+        d.severity = Severity::Error;
+        d.message += " [--warnings-as-errors]";
+      }
   if (!has_errors(diagnostics)) {
     try {
       build_model(source, out);

@@ -310,7 +310,123 @@ TEST_CASE("validator: undeclared {{ }} variables, with a suggestion") {
   valid(params + bash_step("S", "echo {{ Greeting }} {{Greeting}}"));
   Diagnostic none = one_error(kHead + bash_step("S", "echo {{ Nothing }}"), "'Nothing'", 9);
   CHECK(contains(none.hint, "declare it"));
-  one_error(kHead + bash_step("S", "echo {{ a.b.c }}"), "malformed expression", 9);
+}
+
+TEST_CASE("validator: text that is no expression is a located warning and stays as written") {
+  // An unterminated '{{' (AWSTOE leaves it as it is).
+  Validated open = valid(kHead + bash_step("S", "echo {{ Greeting"));
+  REQUIRE(open.diagnostics.size() == 1);
+  CHECK(open.diagnostics[0].severity == Severity::Warning);
+  CHECK(open.diagnostics[0].message == "'{{' is never closed; the text stays as written");
+  CHECK(open.diagnostics[0].location.line == 9);
+  CHECK(open.diagnostics[0].location.column == 20);  // "            - echo {{": the '{{'
+  CHECK(open.doc.phases.size() == 1);
+  // Braces that hold no expression (a Go template in a docker command).
+  Validated go = valid(kHead + bash_step("S", "docker inspect -f '{{ .State.Running }}' c"));
+  REQUIRE(go.diagnostics.size() == 1);
+  CHECK(go.diagnostics[0].severity == Severity::Warning);
+  CHECK(go.diagnostics[0].message == "'{{ .State.Running }}' is not an expression; the text stays as written");
+  CHECK(go.diagnostics[0].location.line == 9);
+  CHECK(go.diagnostics[0].location.column == 34);
+  Validated dotted = valid(kHead + bash_step("S", "echo {{ a.b.c }}"));
+  REQUIRE(dotted.diagnostics.size() == 1);
+  CHECK(contains(dotted.diagnostics[0].message, "'{{ a.b.c }}' is not an expression"));
+  // A stray '{{' before a real expression: the stray one warns, the real one is checked.
+  Validated both = validate(kHead + bash_step("S", "echo {{ a {{ Nothing }}"));
+  INFO(both.shown());
+  REQUIRE(both.diagnostics.size() == 2);
+  CHECK(both.diagnostics[0].severity == Severity::Warning);
+  CHECK(both.diagnostics[0].location.column == 20);
+  CHECK(both.diagnostics[1].severity == Severity::Error);
+  CHECK(contains(both.diagnostics[1].message, "undeclared parameter or constant 'Nothing'"));
+  CHECK(both.diagnostics[1].location.column == 25);
+}
+
+namespace {
+
+// A document whose one step runs `script` written as a block scalar with `header`
+// ("|", "|-", ">", ...) under "commands:", the script's lines indented by `indent`
+// spaces; the script starts on line 10.
+std::string block_step(const std::string& header, const std::vector<std::string>& script, int indent = 14,
+                       const std::string& item = "            - ") {
+  std::string text = kHead +
+                     "      - name: S\n"           // 5
+                     "        action: ExecuteBash\n"  // 6
+                     "        inputs:\n"          // 7
+                     "          commands:\n"      // 8
+                     + item + header + "\n";       // 9
+  for (const auto& line : script) text += (line.empty() ? "" : std::string(static_cast<size_t>(indent), ' ') + line) + "\n";
+  return text;
+}
+
+// A 40-line script whose line 25 of the document (line 16 of the script) holds `bad`.
+std::vector<std::string> script_with(const std::string& bad) {
+  std::vector<std::string> lines;
+  for (int i = 10; i <= 49; ++i) lines.push_back(i == 25 ? bad : i == 30 ? "" : "echo line " + std::to_string(i));
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("validator: a problem on line 25 of a block-scalar script is reported at line 25, under its '{{'") {
+  struct Case {
+    std::string header;
+    int indent;
+    std::string item;
+  };
+  for (const Case& c : {Case{"|", 14, "            - "}, Case{"|-", 14, "            - "}, Case{"|+", 14, "            - "},
+                        Case{">", 14, "            - "}, Case{">-", 14, "            - "},
+                        Case{"|", 16, "            - "},                // indented deeper than the list item
+                        Case{"|2", 16, "            - "},               // an explicit indentation indicator
+                        Case{"|  # the script", 14, "            - "},  // a comment after the indicator
+                        Case{"|", 12, "          - "},                  // the list not indented under its key
+                        Case{">", 20, "          - "}}) {
+    CAPTURE(c.header);
+    CAPTURE(c.indent);
+    // The error: an undeclared parameter in the middle of the script.
+    std::string text = block_step(c.header, script_with("if [ -n \"{{ Nothing }}\" ]; then echo x; fi"), c.indent, c.item);
+    Validated v = validate(text);
+    INFO(v.shown());
+    REQUIRE(v.errors().size() == 1);
+    const Diagnostic& d = v.errors()[0];
+    CHECK(contains(d.message, "'Nothing'"));
+    CHECK(d.location.line == 25);
+    CHECK(d.location.column == c.indent + 10);  // `if [ -n "` is 9 bytes before the '{{'
+    // The warning of an unterminated '{{' lands on its line too.
+    Validated w = validate(block_step(c.header, script_with("echo {{ oops"), c.indent, c.item));
+    INFO(w.shown());
+    REQUIRE(w.diagnostics.size() == 1);
+    CHECK(w.diagnostics[0].severity == Severity::Warning);
+    CHECK(w.diagnostics[0].location.line == 25);
+    CHECK(w.diagnostics[0].location.column == c.indent + 6);
+  }
+}
+
+TEST_CASE("validator: positions inside multi-line quoted and plain scalars") {
+  // A double-quoted script folded over lines.
+  Validated dq = validate(kHead + bash_step("S", "\"echo one\n              echo {{ Nothing }}\""));
+  INFO(dq.shown());
+  REQUIRE(dq.errors().size() == 1);
+  CHECK(dq.errors()[0].location.line == 10);
+  CHECK(dq.errors()[0].location.column == 20);
+  // Single-quoted.
+  Validated sq = validate(kHead + bash_step("S", "'echo one\n\n                echo {{ Nothing }}'"));
+  INFO(sq.shown());
+  REQUIRE(sq.errors().size() == 1);
+  CHECK(sq.errors()[0].location.line == 11);
+  CHECK(sq.errors()[0].location.column == 22);
+  // A plain scalar folded over two lines.
+  Validated plain = validate(kHead + bash_step("S", "echo one\n              two {{ Nothing }}"));
+  INFO(plain.shown());
+  REQUIRE(plain.errors().size() == 1);
+  CHECK(plain.errors()[0].location.line == 10);
+  CHECK(plain.errors()[0].location.column == 19);
+  // Past an escape the mapping is not one to one: the scalar's start is used.
+  Validated escaped = validate(kHead + bash_step("S", "\"echo \\\"one\\\"\n              echo {{ Nothing }}\""));
+  INFO(escaped.shown());
+  REQUIRE(escaped.errors().size() == 1);
+  CHECK(escaped.errors()[0].location.line == 9);
+  CHECK(escaped.errors()[0].location.column == 15);
 }
 
 TEST_CASE("validator: chaining must name an earlier step and a real output") {

@@ -123,6 +123,175 @@ nlohmann::json type_plain_scalar(const std::string& s) {
   return s;
 }
 
+// The lines of `text` from byte `pos` on, one at a time, without their line break.
+class LineReader {
+ public:
+  LineReader(std::string_view text, size_t pos) : text_(text), pos_(pos) {}
+  bool next(std::string_view& line) {
+    if (pos_ >= text_.size()) return false;
+    size_t end = text_.find('\n', pos_);
+    if (end == std::string_view::npos) end = text_.size();
+    line = text_.substr(pos_, end - pos_);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos_ = end + 1;
+    return true;
+  }
+
+ private:
+  std::string_view text_;
+  size_t pos_;
+};
+
+size_t leading_spaces(std::string_view line) {
+  size_t n = 0;
+  while (n < line.size() && line[n] == ' ') ++n;
+  return n;
+}
+
+std::string_view trim_right(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Skips the line breaks and spaces that folding put between two lines of a value, up
+// to where `part` starts; false if it does not.
+bool find_folded(const std::string& value, size_t& cursor, std::string_view part) {
+  while (cursor < value.size() && value.compare(cursor, part.size(), part) != 0 &&
+         (value[cursor] == ' ' || value[cursor] == '\n'))
+    ++cursor;
+  return value.compare(cursor, part.size(), part) == 0;
+}
+
+// Where each line of a `|` or `>` block scalar is in its value. `pos` is at the
+// indicator, on 0-based `line`. The content indentation is that of the first non-empty
+// line, less the spaces the value itself starts with (an explicit indentation
+// indicator leaves those in the value).
+std::vector<TextSpan> block_scalar_lines(std::string_view text, size_t pos, int line, const std::string& value) {
+  bool literal = text[pos] == '|';
+  if (value.find_first_not_of('\n') == std::string::npos) return {};  // no text to point into
+  size_t header_end = text.find('\n', pos);
+  if (header_end == std::string_view::npos) return {};
+  size_t indent = 0;
+  {
+    LineReader reader(text, header_end + 1);
+    std::string_view l;
+    while (reader.next(l) && trim_right(l).empty()) {
+    }
+    size_t first = value.find_first_not_of('\n');
+    size_t value_spaces = first == std::string::npos ? 0 : leading_spaces(std::string_view(value).substr(first));
+    size_t written = leading_spaces(l);
+    if (written <= value_spaces) return {};
+    indent = written - value_spaces;
+  }
+  std::vector<TextSpan> spans;
+  size_t cursor = 0;
+  LineReader reader(text, header_end + 1);
+  std::string_view l;
+  for (int number = line + 2; reader.next(l); ++number) {
+    bool blank = l.find_first_not_of(' ') == std::string_view::npos;
+    if (!blank && leading_spaces(l) < indent) break;  // the scalar has ended
+    std::string_view content = l.size() > indent ? l.substr(indent) : std::string_view();
+    if (literal) {
+      if (value.compare(cursor, content.size(), content) != 0) return {};
+    } else if (!content.empty() && !find_folded(value, cursor, content)) {
+      return {};
+    }
+    if (!content.empty()) spans.push_back({cursor, content.size(), number, static_cast<int>(indent) + 1});
+    cursor += content.size();
+    if (literal && cursor < value.size() && value[cursor] == '\n') ++cursor;
+  }
+  if (value.find_first_not_of('\n', cursor) != std::string::npos) return {};  // not all of it was found
+  return spans;
+}
+
+// Where the first unescaped `quote` is in `s` (npos if none); `s` starts inside the value.
+// With `stop_at_line_end`, a line break before it is returned instead.
+size_t closing_quote(std::string_view s, char quote, bool stop_at_line_end = false) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (stop_at_line_end && s[i] == '\n') return i;
+    if (quote == '"' && s[i] == '\\') ++i;
+    else if (quote == '\'' && s[i] == '\'' && i + 1 < s.size() && s[i + 1] == '\'') ++i;
+    else if (s[i] == quote) return i;
+  }
+  return std::string_view::npos;
+}
+
+// Where each line of a quoted or plain scalar folded over several lines is in its
+// value. Lines are matched up to the first escape (\ in double quotes, '' in single
+// ones): past it the mapping is not one to one, and the spans stop there.
+std::vector<TextSpan> flow_scalar_lines(std::string_view text, size_t pos, int line, int column,
+                                        const std::string& value) {
+  char quote = text[pos] == '"' || text[pos] == '\'' ? text[pos] : 0;
+  size_t start = pos + (quote ? 1 : 0);
+  // A one-line scalar (nearly all of them) is told without looking for the end of its
+  // line: a minified JSON document is one line of many megabytes.
+  if (!quote && text.substr(start, value.size()) == value) return {};
+  if (quote) {
+    size_t close = closing_quote(text.substr(start), quote, /*stop_at_line_end=*/true);
+    if (close != std::string_view::npos && text[start + close] == quote) return {};
+  }
+  LineReader reader(text, start);
+  std::string_view l;
+  if (!reader.next(l)) return {};
+  auto escaped = [&](std::string_view part) {
+    return quote == '"' ? part.find('\\') != std::string_view::npos
+                        : quote == '\'' && part.find("''") != std::string_view::npos;
+  };
+  std::vector<TextSpan> spans;
+  std::string_view part = trim_right(l);
+  if (escaped(part) || value.compare(0, part.size(), part) != 0) return {};
+  spans.push_back({0, part.size(), line + 1, column + (quote ? 1 : 0)});
+  size_t cursor = part.size();
+  for (int number = line + 2; cursor < value.size() && reader.next(l); ++number) {
+    size_t lead = l.find_first_not_of(" \t");
+    if (lead == std::string_view::npos) continue;  // an empty line: a line break in the value
+    part = l.substr(lead);
+    bool last = false;
+    if (quote) {
+      if (size_t q = closing_quote(part, quote); q != std::string_view::npos) {
+        part = part.substr(0, q);
+        last = true;
+      }
+    }
+    if (!last) part = trim_right(part);
+    if (escaped(part)) break;
+    size_t at = cursor;
+    if (!find_folded(value, at, part)) {
+      // A plain scalar may end inside this line (a comment, a flow ',' or ']' after it).
+      at = cursor;
+      while (at < value.size() && (value[at] == ' ' || value[at] == '\n')) ++at;
+      if (quote || at >= value.size() || part.substr(0, value.size() - at) != std::string_view(value).substr(at)) break;
+      part = part.substr(0, value.size() - at);
+    }
+    spans.push_back({at, part.size(), number, static_cast<int>(lead) + 1});
+    cursor = at + part.size();
+    if (last) break;
+  }
+  return spans;
+}
+
+// Where each line of the non-plain (`plain` false) or plain scalar at `mark` is in its
+// value; empty for a one-line scalar or when they cannot be matched.
+std::vector<TextSpan> scalar_lines(std::string_view text, const YAML::Mark& mark, const std::string& value,
+                                   bool plain) {
+  if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text.size()) return {};
+  size_t pos = static_cast<size_t>(mark.pos);
+  int column = mark.column + 1;
+  // An anchor (&name) or a tag (!tag) may come before the value on its line.
+  while (pos < text.size() && (text[pos] == '&' || text[pos] == '!')) {
+    size_t end = text.find_first_of(" \t\n", pos);
+    if (end == std::string_view::npos || text[end] == '\n') return {};
+    end = text.find_first_not_of(" \t", end);
+    if (end == std::string_view::npos) return {};
+    column += static_cast<int>(end - pos);
+    pos = end;
+  }
+  char c = text[pos];
+  if (c == '|' || c == '>') return plain ? std::vector<TextSpan>{} : block_scalar_lines(text, pos, mark.line, value);
+  if (plain == (c == '"' || c == '\'')) return {};
+  return flow_scalar_lines(text, pos, mark.line, column, value);
+}
+
 // Builds the JSON and the source map straight from the parser's events, in one pass
 // (yaml-cpp's Node tree is never built). An alias leaves a placeholder and adds the
 // anchored value's size to the count; the copies are made at the end (expand_aliases),
@@ -175,11 +344,13 @@ class Converter : public YAML::EventHandler {
               "close the quote, or escape the quotes inside the value");
       }
       check_escapes(value, mark);
+      node.entry.lines = scalar_lines(text_, mark, value, false);
       result = value;
     } else {
       node.entry.plain_scalar = true;
       node.entry.raw = value;
       result = type_plain_scalar(value);
+      if (result.is_string()) node.entry.lines = scalar_lines(text_, mark, value, true);
     }
     finish_node(std::move(node), std::move(result), anchor);
   }

@@ -536,3 +536,50 @@ TEST_CASE("yaml_loader: problems carry a code: unreadable text, syntax, duplicat
 }
 
 }  // namespace kiln
+
+namespace kiln {
+
+TEST_CASE("source map: where each line of a block scalar starts, and text positions inside it") {
+  for (const std::string& eol : {std::string("\n"), std::string("\r\n")}) {
+    CAPTURE(eol.size());
+    LoadedDocument doc = load_ok("a: |" + eol + "  one" + eol + "  two {{ x" + eol + "b: one line {{ y" + eol);
+    const SourceEntry* a = doc.source_map.find("/a");
+    REQUIRE(a != nullptr);
+    REQUIRE(a->lines.size() == 2);
+    CHECK(a->lines[0].offset == 0);
+    CHECK(a->lines[0].line == 2);
+    CHECK(a->lines[0].column == 3);
+    CHECK(a->lines[1].offset == 4);
+    CHECK(a->lines[1].length == 8);
+    CHECK(a->lines[1].line == 3);
+    SourceLocation at = doc.text_at("/a", 8, "{{ x");
+    CHECK(at.line == 3);
+    CHECK(at.column == 7);
+    // A one-line scalar has no lines; its text is found at its column.
+    CHECK(doc.source_map.find("/b")->lines.empty());
+    SourceLocation one = doc.text_at("/b", 9, "{{ y");
+    CHECK(one.line == 4);
+    CHECK(one.column == 13);
+  }
+}
+
+TEST_CASE("source map: an alias of a block scalar points into the anchored text") {
+  LoadedDocument doc = load_ok("a: &s |\n  one\n  {{ x\nb: *s\n");
+  SourceLocation at = doc.text_at("/b", 4, "{{ x");
+  CHECK(at.line == 3);
+  CHECK(at.column == 3);
+}
+
+TEST_CASE("source map: a block scalar that cannot be matched line by line falls back to its indicator") {
+  // Empty block scalars have no text to point into.
+  LoadedDocument empty = load_ok("a: |\nb: x\n");
+  CHECK(empty.source_map.find("/a")->lines.empty());
+  // A folded scalar with a more-indented line keeps every line's place.
+  LoadedDocument folded = load_ok("a: >\n  one\n    two\n  three {{ x\n");
+  CHECK(folded.root["a"] == "one\n  two\nthree {{ x\n");
+  SourceLocation at = folded.text_at("/a", folded.root["a"].get<std::string>().find("{{"), "{{ x");
+  CHECK(at.line == 4);
+  CHECK(at.column == 9);
+}
+
+}  // namespace kiln

@@ -48,6 +48,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   PrepareOptions prepare;
   prepare.platform = options_.platform;
   prepare.strict = options_.strict;
+  prepare.warnings_as_errors = options_.warnings_as_errors;
   prepare.blocked_actions = options_.blocked_actions;
   prepare.actions = options_.actions;
   for (auto& p : split_nonempty(request.phases, ',')) prepare.phases.emplace_back(trim_ascii(p));

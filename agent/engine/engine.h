@@ -27,6 +27,7 @@ struct RunOptions {
   std::string platform;
   std::set<std::string> blocked_actions;          // --blocked-action-modules
   bool strict = false;                            // --strict reaches child documents too
+  bool warnings_as_errors = false;                // and so does --warnings-as-errors
   bool trace = false;
   bool progress = false;                          // show steps as they run (a terminal)
   int max_reboots = 10;                           // --max-reboots: more fail the run

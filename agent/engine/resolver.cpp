@@ -13,8 +13,8 @@ std::string scalar_text(const nlohmann::json& v) {
   return v.dump();
 }
 
-// Returns true and sets `out` when `e` resolves; loop expressions outside their loop
-// stay as written (AWSTOE does the same), signalled by `keep`.
+// Returns true and sets `out` when `e` resolves; loop expressions outside their loop and
+// text that is no expression stay as written (AWSTOE does the same), signalled by `keep`.
 bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& out, bool& keep, std::string& error) {
   keep = false;
   switch (e.kind) {
@@ -73,7 +73,10 @@ bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& ou
       error = "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported yet";
       return false;
     case ExpressionKind::Invalid:
-      break;
+      // Not an expression (`{{ .State.Running }}`, a '{{' never closed): the text stays
+      // as written, as AWSTOE leaves it; validation warned about it.
+      keep = true;
+      return true;
   }
   error = "malformed expression '{{ " + e.text + " }}'";
   return false;

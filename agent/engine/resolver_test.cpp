@@ -165,12 +165,19 @@ TEST_CASE("resolver: context: keys") {
   CHECK(contains(failure("{{ context:executionId }}", bare), "executionId"));
 }
 
-TEST_CASE("resolver: malformed and unsupported expressions are errors") {
+TEST_CASE("resolver: text that is no expression stays as written, as AWSTOE leaves it") {
   Fixture f;
   ResolveScope scope = f.scope();
-  CHECK(contains(failure("{{ a.b.c }}", scope), "malformed"));
-  CHECK(contains(failure("{{ }}", scope), "malformed"));
-  CHECK(contains(failure("echo {{ Greeting", scope), "malformed"));
+  CHECK(resolved("{{ a.b.c }}", scope) == "{{ a.b.c }}");
+  CHECK(resolved("{{ }}", scope) == "{{ }}");
+  CHECK(resolved("echo {{ Greeting", scope) == "echo {{ Greeting");
+  CHECK(resolved("docker inspect -f '{{ .State.Running }}' c", scope) == "docker inspect -f '{{ .State.Running }}' c");
+  CHECK(resolved("echo {{ a {{ Greeting }}", scope) == "echo {{ a hello");
+}
+
+TEST_CASE("resolver: unsupported expressions are errors") {
+  Fixture f;
+  ResolveScope scope = f.scope();
   CHECK(contains(failure("{{ aws:ssm:/x }}", scope), "not supported"));
   CHECK(contains(failure("{{ aws:imds:instance-id }}", scope), "not supported"));
 }

@@ -117,7 +117,7 @@ bool is_remote(const std::string& location) {
 
 }  // namespace
 
-bool load_document(const std::string& path, const std::string& platform, bool strict, PreparedDocument& out,
+bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
                    Diagnostics& diagnostics) {
   if (is_remote(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0},
@@ -135,10 +135,7 @@ bool load_document(const std::string& path, const std::string& platform, bool st
   bool read = load_yaml_file(path, loaded, diagnostics);
   out.text = loaded.text;
   if (!read) return false;
-  ValidateOptions validate;
-  validate.platform = platform;
-  validate.strict = strict;
-  Diagnostics found = validate_document(std::move(loaded), validate, out.document);
+  Diagnostics found = validate_document(std::move(loaded), options, out.document);
   bool valid = !has_errors(found);
   diagnostics.insert(diagnostics.end(), found.begin(), found.end());
   return valid;
@@ -146,7 +143,11 @@ bool load_document(const std::string& path, const std::string& platform, bool st
 
 PrepareResult prepare_document(const std::string& path, const std::map<std::string, std::string>& given,
                                const PrepareOptions& options, PreparedDocument& out, Diagnostics& diagnostics) {
-  if (!load_document(path, options.platform, options.strict, out, diagnostics)) return PrepareResult::Invalid;
+  ValidateOptions validate;
+  validate.platform = options.platform;
+  validate.strict = options.strict;
+  validate.warnings_as_errors = options.warnings_as_errors;
+  if (!load_document(path, validate, out, diagnostics)) return PrepareResult::Invalid;
   Diagnostics refused = options.actions ? check_runnable(out.document, options.phases, options.blocked_actions,
                                                          *options.actions)
                                         : Diagnostics{{Severity::Error, {path, 0, 0}, "no actions to run with", ""}};

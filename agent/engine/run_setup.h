@@ -11,6 +11,7 @@
 
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
+#include "agent/document/validator.h"
 #include "agent/report/secret_masker.h"
 
 namespace kiln {
@@ -36,6 +37,7 @@ struct PrepareOptions {
   std::vector<std::string> phases;  // empty: all
   std::set<std::string> blocked_actions;
   const ActionTable* actions = nullptr;
+  bool warnings_as_errors = false;  // a validation warning refuses the document
 };
 
 enum class PrepareResult {
@@ -53,7 +55,7 @@ struct PreparedDocument {
 
 // Reads and validates one document (a local file: remote locations and folders are
 // refused). True when it has no errors; every diagnostic is appended.
-bool load_document(const std::string& path, const std::string& platform, bool strict, PreparedDocument& out,
+bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
                    Diagnostics& diagnostics);
 
 // Reads, validates and binds one document: a local file (remote locations and folders

@@ -184,17 +184,19 @@ bool has_located_error(const std::string& err, const std::string& path) {
 
 struct BadCase {
   BadCase(std::string name_, std::string content_, int exit_code_ = 3, std::string message_ = "",
-          std::string location_ = "")
+          std::string location_ = "", int run_exit_code_ = -1)
       : name(std::move(name_)),
         content(std::move(content_)),
         exit_code(exit_code_),
         message(std::move(message_)),
-        location(std::move(location_)) {}
+        location(std::move(location_)),
+        run_exit_code(run_exit_code_ < 0 ? exit_code_ : run_exit_code_) {}
   std::string name;
   std::string content;
   int exit_code;         // 3, or 0 for a valid document
-  std::string message;   // part of the expected error ("" = any)
-  std::string location;  // "LINE:COL" (or "LINE") the error names ("" = any)
+  std::string message;   // part of the expected error (or warning, for a valid one; "" = any)
+  std::string location;  // "LINE:COL" (or "LINE") the error (or warning) names ("" = any)
+  int run_exit_code;     // what `kiln run` gives (a valid document's script may fail: 1)
 };
 
 // Runs `kiln validate` and `kiln run` on the case and checks both.
@@ -208,11 +210,13 @@ void check_case(const BadCase& c) {
     INFO("case '" << c.name << "', kiln " << command);
     check_bounded(r, c.name + " (" + command + ")");
     INFO(shown(r));
-    CHECK(r.exit_code == c.exit_code);
+    CHECK(r.exit_code == (std::string(command) == "run" ? c.run_exit_code : c.exit_code));
     if (c.exit_code == 3) {
       CHECK(has_located_error(r.err, path));
       if (!c.message.empty()) CHECK(r.err.find(c.message) != std::string::npos);
       if (!c.location.empty()) CHECK(r.err.find(path + ":" + c.location + ": error: ") != std::string::npos);
+    } else if (!c.location.empty()) {
+      CHECK(r.err.find(path + ":" + c.location + ": warning: " + c.message) != std::string::npos);
     }
   }
 }
@@ -345,7 +349,9 @@ std::vector<BadCase> truncation_cases() {
   cases.push_back({"cut after steps:", cut_after("  - name: build\n    steps:"), 3, "'steps' must be a list", ""});
   cases.push_back({"cut after a key", cut_after("      - name: Say\n        action:"), 3, "", ""});
   cases.push_back({"cut after inputs:", cut_after("maxAttempts: 2\n        inputs:"), 3, "", ""});
-  cases.push_back({"cut inside an expression", cut_after("{{ Greet"), 3, "", ""});
+  // AWSTOE keeps a '{{' never closed as written, and so does kiln, with a warning; the
+  // script, cut inside a quote, then fails in bash.
+  cases.push_back({"cut inside an expression", cut_after("{{ Greet"), 0, "'{{' is never closed", "23:21", 1});
   cases.push_back({"cut after the first line", cut_after("name: Rich\n"), 3, "", ""});
   return cases;
 }

@@ -14,8 +14,8 @@ struct CorpusRow {
   std::string file, verdict, platform, line, reason;
 };
 
-std::vector<CorpusRow> read_corpus() {
-  std::ifstream in(std::string(KILN_CORPUS_DIR) + "/corpus.tsv");
+std::vector<CorpusRow> read_corpus(const std::string& table = "corpus.tsv") {
+  std::ifstream in(std::string(KILN_CORPUS_DIR) + "/" + table);
   std::vector<CorpusRow> rows;
   std::string line;
   std::getline(in, line);  // header
@@ -119,4 +119,35 @@ TEST_CASE("corpus: the echo-only documents run end to end, every phase and step 
     ran += r.exit_code == 0;
   }
   MESSAGE("corpus: " << ran << " echo-only documents ran end to end");
+}
+
+TEST_CASE("corpus: every Amazon-managed component copy is valid (AWSTOE runs them every day)") {
+  // tests/corpus/amazon-managed.tsv: verbatim copies of components AWS ships, valid by
+  // definition; where kiln is lenient as AWSTOE is, it warns (exit 0), and
+  // --warnings-as-errors gives the strict reading.
+  std::vector<CorpusRow> rows = read_corpus("amazon-managed.tsv");
+  REQUIRE(rows.size() == 10);
+  int valid = 0, with_warnings = 0;
+  for (const auto& row : rows) {
+    std::string path = std::string(KILN_CORPUS_DIR) + "/amazon-managed/" + row.file;
+    REQUIRE(row.verdict == "valid");
+    auto r = kiln::test::run_kiln({"validate", "--os-platforms", row.platform, "--documents", path});
+    INFO(row.file << "\n" << r.err);
+    CHECK(r.exit_code == 0);
+    valid += r.exit_code == 0;
+    if (r.err.find(": warning: ") != std::string::npos) {
+      ++with_warnings;
+      auto strict = kiln::test::run_kiln(
+          {"validate", "--warnings-as-errors", "--os-platforms", row.platform, "--documents", path});
+      CHECK(strict.exit_code == 3);
+    }
+  }
+  // aws-cli-version-2-linux: `if [ '{{ build.InstallationType.outputs.stdout' == ...` (line 128).
+  auto cli = kiln::test::run_kiln({"validate", "--documents", std::string(KILN_CORPUS_DIR) +
+                                                                  "/amazon-managed/S-Waleed__ec2-image-builder__files__"
+                                                                  "aws-cli-version-2-linux.yml"});
+  CHECK(cli.err.find("aws-cli-version-2-linux.yml:128:21: warning: '{{' is never closed") != std::string::npos);
+  MESSAGE("amazon-managed: " << valid << " of " << rows.size() << " valid, " << with_warnings << " with warnings");
+  CHECK(valid == 10);
+  CHECK(with_warnings == 1);
 }
