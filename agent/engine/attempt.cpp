@@ -80,7 +80,10 @@ AttemptResult Execution::run_attempt(StepRun& s, int64_t attempt) {
 
   for (size_t i = 0; i < frames.size(); ++i) {
     if (replay_iteration(s.before, attempt, i, result)) continue;
-    if (step.loop) s.scope.loop = frames[i];
+    if (step.loop) {
+      s.scope.loop = frames[i];
+      reporter_.iteration_started(i + 1, frames.size());
+    }
     nlohmann::json inputs = step.inputs;
     std::string error = resolve_json(inputs, s.scope);
     if (error.empty()) error = prepare_inputs(*schema, step.has_inputs, step.inputs_have_expressions, inputs);
@@ -116,6 +119,9 @@ bool Execution::end_iteration(StepRun& s, ActionResult& action, const nlohmann::
   }
   if (!action.success) {
     result.end = AttemptEnd::Failed;
+    if (auto code = action.outputs.find("exitCode"); code != action.outputs.end() && code->is_number_integer())
+      result.exit_code = code->get<int>();
+    result.timed_out = action.timed_out;
     if (step.loop) {
       result.loop["failedIterations"].push_back(i);
       result.failure = action.timed_out
@@ -184,7 +190,7 @@ ActionResult Execution::invoke(StepRun& s, const ActionEntry& entry, const nlohm
   context.output = [this](sys::OutputStream stream, std::string_view chunk) {
     bool is_err = stream == sys::OutputStream::Stderr;
     log_.console("Info", is_err ? "Stderr: " : "Stdout: ", chunk);
-    if (is_err) reporter_.remember_stderr(chunk);
+    reporter_.step_output(is_err, chunk);
   };
   context.log = [this, &step](const std::string& line) { log_.application("info", step.name + ": " + line); };
   std::string child_prefix = s.key + "#" + std::to_string(iteration) + ">";

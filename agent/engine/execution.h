@@ -84,6 +84,8 @@ struct AttemptResult {
   AttemptEnd end = AttemptEnd::Succeeded;
   bool reboot_after_step = false;  // a Reboot action ran as the step's last iteration
   std::string failure;
+  std::optional<int> exit_code;  // of the failed process, for the terminal
+  bool timed_out = false;
   nlohmann::json inputs = nlohmann::json::array();
   nlohmann::json outputs = nlohmann::json::object();
   nlohmann::json loop;

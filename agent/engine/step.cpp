@@ -78,7 +78,7 @@ void Execution::run_attempts(StepRun& s, StepOutcome& outcome) {
   for (int64_t attempt = first_attempt; attempt <= s.spec.max_attempts; ++attempt) {
     outcome.record["attempts"] = attempt;
     if (attempt != first_attempt) save(StepStartedRecord{s.key, attempt}, false);
-    reporter_.attempt_started(s.label, attempt);
+    reporter_.attempt_started(s.label, attempt, s.spec.max_attempts, s.spec.timeout_seconds);
     AttemptResult result = run_attempt(s, attempt);
     outcome.record["inputs"] = result.inputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     s.trace.inputs = std::move(result.inputs);
@@ -109,7 +109,8 @@ void Execution::run_attempts(StepRun& s, StepOutcome& outcome) {
     }
     outcome.status = RunStatus::Failed;
     outcome.failure = result.failure;
-    reporter_.attempt_failed(s.label, attempt, result.failure);
+    reporter_.attempt_failed(s.label, {attempt, s.spec.max_attempts, result.failure, result.exit_code, result.timed_out,
+                                       result.end != AttemptEnd::FailedFinal && attempt < s.spec.max_attempts});
     if (result.end == AttemptEnd::FailedFinal) return;
   }
 }
