@@ -10,7 +10,7 @@ namespace kiln {
 
 Execution::Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel,
                      RunPersistence persistence)
-    : log_(log), reporter_(log, options.progress), options_(options), cancel_(cancel), persistence_(persistence) {
+    : log_(log), reporter_(log, options.progress, TerminalStyle::from_environment(options.trace)), options_(options), cancel_(cancel), persistence_(persistence) {
   if (persistence_.resume)
     for (const auto& r : persistence_.resume->reboots)
       reboots_.push_back({{"time", r.time}, {"step", r.step}, {"reason", r.reason}});

@@ -20,17 +20,18 @@ std::string duration_text(int64_t seconds) {
 
 }  // namespace
 
-TerminalStyle TerminalStyle::from_environment() {
+TerminalStyle TerminalStyle::from_environment(bool shared) {
   TerminalStyle style;
   const char* no_color = std::getenv("NO_COLOR");  // no-color.org: set and not empty
   const char* term = std::getenv("TERM");
   bool dumb = term && std::string_view(term) == "dumb";
   style.colour = !(no_color && *no_color) && !dumb;
-  style.redraw = !dumb;
+  style.redraw = !dumb && !shared;
   if (const char* beat = std::getenv("KILN_HEARTBEAT_SECONDS")) {
     char* end = nullptr;
     long seconds = std::strtol(beat, &end, 10);
-    if (*beat && end && !*end && seconds >= 0) style.heartbeat = std::chrono::seconds(seconds);
+    // Capped at a day: a larger value would overflow the clock's nanoseconds.
+    if (*beat && end && !*end && seconds >= 0) style.heartbeat = std::chrono::seconds(std::min(seconds, 86400L));
   }
   return style;
 }

@@ -39,7 +39,9 @@ struct TerminalStyle {
   bool colour = true;
   bool redraw = true;
   std::chrono::seconds heartbeat{30};
-  static TerminalStyle from_environment();
+  // `shared`: another writer uses the terminal too (--trace mirrors application.log to
+  // stderr), so no line is left open to be redrawn.
+  static TerminalStyle from_environment(bool shared = false);
 };
 
 // A failed attempt, for the terminal (the logs keep only the number and the message).

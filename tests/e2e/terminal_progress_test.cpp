@@ -231,3 +231,26 @@ TEST_CASE("terminal progress: KILN_HEARTBEAT_SECONDS=0 turns the heartbeat off")
   CHECK(contains(t.text, "build/quiet ("));
   CHECK(!contains(t.text, "still running"));
 }
+
+TEST_CASE("terminal progress: --trace shares the terminal, so items get a line each") {
+  TempDir dir;
+  std::string doc = dir.write("loop.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: each
+        action: ExecuteBash
+        loop:
+          forEach: [a, b]
+        inputs:
+          commands:
+            - echo {{ loop.value }}
+)");
+  Transcript t = run_on_terminal({"run", "--trace", "--documents", doc, "--log-directory", dir.file("logs")},
+                                 {"TERM=xterm", "NO_COLOR=1"});
+  INFO(t.text);
+  CHECK(t.exit_code == 0);
+  CHECK(contains(t.text, "\n    item 1/2\n"));
+  CHECK(contains(t.text, "\n    item 2/2\n"));
+  CHECK(!contains(t.text, "\r"));
+}
