@@ -302,7 +302,9 @@ struct Position {
 // not blank nor a comment, when that line is only dashes and perhaps a comment; the
 // position is that comment's '#', or the last '-'.
 std::optional<Position> empty_item_dash(std::string_view text, const YAML::Mark& mark) {
-  if (mark.pos < 0 || static_cast<size_t>(mark.pos) > text.size() || mark.line <= 0) return std::nullopt;
+  if (mark.pos < 0 || static_cast<size_t>(mark.pos) > text.size() || mark.line <= 0 || mark.column < 0 ||
+      mark.column > mark.pos)
+    return std::nullopt;
   size_t start = static_cast<size_t>(mark.pos) - static_cast<size_t>(mark.column);  // the mark's line
   if (text.substr(start, static_cast<size_t>(mark.column)).find_first_not_of(' ') != std::string_view::npos)
     return std::nullopt;  // something before the mark on its line (a flow list, say)
@@ -680,11 +682,22 @@ class Converter : public YAML::EventHandler {
     }
   }
 
-  // '!' or '&' when a tag or an anchor is written at `mark`, before a scalar.
+  // '!' or '&' when a tag or an anchor is written at `mark`, before an unquoted scalar
+  // on the same line (before a quoted or block one it is plainly meant).
   char property_at(const YAML::Mark& mark) const {
     if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return 0;
-    char c = text_[static_cast<size_t>(mark.pos)];
-    return c == '!' || c == '&' ? c : 0;
+    size_t pos = static_cast<size_t>(mark.pos);
+    char c = text_[pos];
+    if (c != '!' && c != '&') return 0;
+    if (text_.compare(pos, 2, "!!") == 0) return 0;  // a standard tag (!!str): meant
+    while (pos < text_.size() && (text_[pos] == '!' || text_[pos] == '&')) {
+      pos = text_.find_first_of(" \t\n", pos);
+      if (pos == std::string_view::npos || text_[pos] == '\n') return 0;
+      pos = text_.find_first_not_of(" \t", pos);
+      if (pos == std::string_view::npos) return 0;
+    }
+    char next = text_[pos];
+    return next == '"' || next == '\'' || next == '|' || next == '>' || next == '\n' || next == '\r' ? 0 : c;
   }
 
   // The column of a comment that follows the one-line plain scalar `value` at `mark` on

@@ -639,6 +639,11 @@ TEST_CASE("yaml_loader: the source map records a comment after a plain scalar an
   CHECK(doc.source_map.find("/c")->property == '!');
   CHECK(doc.source_map.find("/d")->property == '&');
   CHECK(doc.source_map.find("/e")->property == 0);
+  LoadedDocument quoted = load_ok("a: &q 'x'\nb: ! \"y\"\nc: !!str z\n");
+  CHECK(quoted.source_map.find("/a")->property == 0);  // before a quoted value: meant
+  CHECK(quoted.source_map.find("/b")->property == 0);
+  CHECK(quoted.source_map.find("/c")->property == 0);  // a standard tag
+  CHECK(load_ok("a: !x y\n").source_map.find("/a")->property == '!');
   CHECK(doc.source_map.find("/f")->comment_column == 0);  // '#' without a space before is text
   CHECK(doc.root["f"] == "x#y");
 }
