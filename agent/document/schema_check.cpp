@@ -146,6 +146,7 @@ class Walker {
       report_value(SchemaProblemKind::TypeMismatch, pointer,
                    "must be " + describe(types) + ", not " + (value.is_null() ? "empty" : describe({json_type_name(value)})),
                    hint_from(schema));
+      if (report_) problems.back().expected_types = std::move(types);
       return;
     }
     check_required_choice(value, view, pointer);
@@ -160,6 +161,7 @@ class Walker {
                           : unrepresentable_number(value, pointer) ? "a number out of range (" + value.get<std::string>() + ")"
                                                                    : describe({json_type_name(value)})),
                      hint_from(schema));
+        if (report_) problems.back().expected_types = std::move(types);
         return;
       }
     }
@@ -257,12 +259,12 @@ class Walker {
     // Appended, not "'" + text: GCC 12 at -O3 reports a false -Wrestrict (bug 105651).
     std::string subject = "'";
     subject.append(last_token(pointer)).append("'");
-    problems.push_back({kind, pointer, false, std::move(subject), std::move(complaint), std::move(hint)});
+    problems.push_back({kind, pointer, false, std::move(subject), std::move(complaint), std::move(hint), {}});
   }
   // A problem that names its key itself (missing or unknown keys).
   void report_key(SchemaProblemKind kind, const std::string& pointer, bool at_key, std::string complaint,
                   std::string hint) {
-    if (report_) problems.push_back({kind, pointer, at_key, "", std::move(complaint), std::move(hint)});
+    if (report_) problems.push_back({kind, pointer, at_key, "", std::move(complaint), std::move(hint), {}});
   }
 
   static std::string hint_from(const nlohmann::json& schema) {
@@ -399,7 +401,7 @@ std::vector<SchemaProblem> check_against_schema(nlohmann::json& value, const nlo
     } catch (...) {
     }
     for (size_t i = 0; i < friendly && !explained; ++i) explained = related(problems[i].pointer, violation.pointer);
-    if (!explained) problems.push_back({SchemaProblemKind::Other, violation.pointer, false, "", violation.message, ""});
+    if (!explained) problems.push_back({SchemaProblemKind::Other, violation.pointer, false, "", violation.message, "", {}});
   }
   return problems;
 }

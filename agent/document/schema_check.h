@@ -36,6 +36,7 @@ struct SchemaProblem {
   std::string subject;    // "'commands[0]'"; "" for the checked value itself or a keyless problem
   std::string complaint;  // "must be a list, not a map"
   std::string hint;
+  std::vector<std::string> expected_types;  // TypeMismatch: the types the schema allows ("string", ...)
 
   // True when the problem is about the value at `pointer` itself (its type, bounds,
   // items or keys), so a caller may name that value differently.

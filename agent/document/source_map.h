@@ -28,6 +28,12 @@ struct SourceEntry {
   int key_column = 0;
   bool plain_scalar = false;  // an unquoted YAML scalar: its text may stand for a string
   std::string raw;            // the scalar's text as written (plain scalars only)
+  // A one-line plain scalar followed by a comment on its line: the column of that '#'
+  // (YAML dropped the rest of the line from the value). 0 when there is none.
+  int comment_column = 0;
+  // '!' or '&' when a tag ('! grep ...') or an anchor ('&name text') was written before
+  // the scalar, at line:column: YAML dropped it from the value. 0 otherwise.
+  char property = 0;
   // A scalar written over several lines (a `|` or `>` block, a quoted or plain value
   // folded over lines): where each of its lines sits in the value. Empty for a one-line
   // scalar, and where text and value cannot be matched line for line (escapes).

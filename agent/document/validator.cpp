@@ -9,6 +9,7 @@
 #include "agent/document/schema_check.h"
 #include "agent/document/schema_registry.h"
 #include "agent/document/suggest.h"
+#include "agent/document/yaml_pitfalls.h"
 #include "agent/document/condition.h"
 
 namespace kiln {
@@ -67,9 +68,50 @@ class Checker {
     error(DiagnosticCode::Semantic, pointer, at_key, std::move(message), std::move(hint));
   }
   void schema_error(const std::string& pointer, const SchemaProblem& p) {
+    if (p.kind == SchemaProblemKind::TypeMismatch && explain_type(pointer + p.pointer, p)) return;
     error(p.kind == SchemaProblemKind::UnknownKey ? DiagnosticCode::UnknownKey : DiagnosticCode::Schema,
           pointer + p.pointer, p.at_key, p.message(), p.hint);
   }
+  // A value of the wrong type that YAML's reading of an unquoted scalar explains: the
+  // same message, the hint names YAML's rule and the caret is on what caused it.
+  bool explain_type(const std::string& pointer, const SchemaProblem& p) {
+    nlohmann::json::json_pointer at(pointer);
+    if (!doc_.root.contains(at)) return false;
+    const nlohmann::json& value = doc_.root.at(at);
+    auto wants = [&](const char* type) {
+      return std::find(p.expected_types.begin(), p.expected_types.end(), type) != p.expected_types.end();
+    };
+    if (wants("string")) {
+      if (std::optional<YamlPitfall> pitfall = explain_not_text(doc_, pointer, value)) {
+        diagnostics_.push_back({Severity::Error, {doc_.path, pitfall->line, pitfall->column}, p.message(),
+                                std::move(pitfall->hint), DiagnosticCode::Schema});
+        return true;
+      }
+    }
+    if (wants("boolean")) {
+      if (std::optional<std::string> hint = explain_not_boolean(doc_, pointer, value)) {
+        error(DiagnosticCode::Schema, pointer, false, p.message(), std::move(*hint));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Text YAML silently dropped from an input's unquoted value (a ' #' comment after it,
+  // a tag or an anchor before it): a warning on each, once per place in the file.
+  void check_dropped_text(const nlohmann::json& value, const std::string& pointer) {
+    if (value.is_object()) {
+      for (const auto& [k, v] : value.items()) check_dropped_text(v, pointer_append(pointer, k));
+    } else if (value.is_array()) {
+      for (size_t i = 0; i < value.size(); ++i) check_dropped_text(value[i], pointer_append(pointer, i));
+    } else if (value.is_string()) {
+      std::optional<DroppedText> dropped = explain_dropped_text(doc_, pointer);
+      if (dropped && dropped_seen_.emplace(dropped->line, dropped->column).second)
+        diagnostics_.push_back({Severity::Warning, {doc_.path, dropped->line, dropped->column},
+                                std::move(dropped->message), std::move(dropped->hint), DiagnosticCode::Semantic});
+    }
+  }
+
   void warning(const std::string& pointer, std::string message, std::string hint) {
     diagnostics_.push_back(
         {Severity::Warning, here(pointer), std::move(message), std::move(hint), DiagnosticCode::Semantic});
@@ -240,6 +282,7 @@ class Checker {
       if (p.pointer.empty() && p.about_value()) p.subject = action.name + " inputs";  // not "''"
       schema_error(sp + "/inputs", p);
     }
+    check_dropped_text(*it, sp + "/inputs");
     if (options_.platform == "windows" && !action.not_on_windows_inputs.empty()) {
       auto check_item = [&](const nlohmann::json& item, const std::string& ip) {
         if (!item.is_object()) return;
@@ -407,6 +450,7 @@ class Checker {
   std::map<std::string, StepRef> steps_;  // "phase\nstep" -> position
   std::set<std::string> phase_names_;
   std::map<std::string, size_t> phase_seen_;
+  std::set<std::pair<int, int>> dropped_seen_;  // line, column of each dropped-text warning
   std::string expression_text_;  // the expression being checked, to place its diagnostics
   size_t expression_offset_ = 0;  // where it starts in its string
 };

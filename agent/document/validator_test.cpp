@@ -898,3 +898,154 @@ TEST_CASE("schema registry: an action's traits are read from its schema, and mal
 }
 
 }  // namespace kiln
+
+namespace kiln {
+
+// YAML pitfalls (issue 16): where a string was wanted and an unquoted scalar became
+// something else, the message stays; the hint names YAML's rule and shows the line
+// quoted, and the caret is on the character that caused it. Line 9 is the command.
+namespace {
+
+const std::string kBlock = " (or write it as a block scalar: '|' and the text on the next line, indented)";
+
+void check_pitfall(const std::string& command, const std::string& message, int column, const std::string& hint) {
+  INFO("command: " << command);
+  Diagnostic d = one_error(kHead + bash_step("S", command), message, 9);
+  CHECK(d.message == message);
+  CHECK(d.location.column == column);
+  CHECK(d.hint == hint);
+  CHECK(d.code == DiagnosticCode::Schema);
+}
+
+// The one warning the command gets (the document stays valid).
+void check_dropped(const std::string& command, const std::string& message, int column, const std::string& hint) {
+  INFO("command: " << command);
+  Validated v = valid(kHead + bash_step("S", command));
+  REQUIRE(v.diagnostics.size() == 1);
+  const Diagnostic& d = v.diagnostics[0];
+  CHECK(d.severity == Severity::Warning);
+  CHECK(d.message == message);
+  CHECK(d.location.line == 9);
+  CHECK(d.location.column == column);
+  CHECK(d.hint == hint);
+}
+
+}  // namespace
+
+TEST_CASE("validator: an unquoted ': ' makes a command a map; the hint shows the line quoted, caret on the ':'") {
+  check_pitfall("echo \"E: Unable to locate package foo\" >&2", "'commands[0]' must be a string, not a map", 22,
+                "YAML read this line as a map with the key 'echo \"E': in unquoted text, ':' followed by a space or a "
+                "line end separates a key from its value; quote the whole line: - 'echo \"E: Unable to locate "
+                "package foo\" >&2'" + kBlock);
+  // A ':' at the end of the line does the same; a ' in the text is quoted with ".
+  check_pitfall("echo it's done:", "'commands[0]' must be a string, not a map", 29,
+                "YAML read this line as a map with the key 'echo it''s done': in unquoted text, ':' followed by a "
+                "space or a line end separates a key from its value; quote the whole line: - \"echo it's done:\"" +
+                    kBlock);
+  // A key written quoted is a map on purpose: no YAML lesson, the schema's hint stays.
+  Diagnostic quoted = one_error(kHead + bash_step("S", "'echo': hi"), "'commands[0]' must be a string, not a map", 9);
+  CHECK(quoted.location.column == 15);
+  CHECK(quoted.hint.find("YAML read") == std::string::npos);
+}
+
+TEST_CASE("validator: a command starting with '{' or '[' is a flow map or list; the hint says so") {
+  check_pitfall("{ echo; }", "'commands[0]' must be a string, not a map", 15,
+                "YAML read the '{' that starts this unquoted value as a flow map ({key: value}); quote the whole "
+                "line: - '{ echo; }'" + kBlock);
+  check_pitfall("[a, b]", "'commands[0]' must be a string, not a list", 15,
+                "YAML read the '[' that starts this unquoted value as a flow list ([a, b]); quote the whole line: "
+                "- '[a, b]'" + kBlock);
+}
+
+TEST_CASE("validator: ~, null and a '#' comment make a command empty; the hint says YAML read null") {
+  check_pitfall("~", "'commands[0]' must be a string, not empty", 15,
+                "YAML reads an unquoted ~ as null (no value), not as text; quote it: - '~'");
+  check_pitfall("null", "'commands[0]' must be a string, not empty", 15,
+                "YAML reads an unquoted null as null (no value), not as text; quote it: - 'null'");
+  check_pitfall("NULL", "'commands[0]' must be a string, not empty", 15,
+                "YAML reads an unquoted NULL as null (no value), not as text; quote it: - 'NULL'");
+  // yaml-cpp places an empty item at the next token; it is reported at its own '-' line.
+  check_pitfall("#!/bin/bash", "'commands[0]' must be a string, not empty", 15,
+                "YAML read '#' after a space as the start of a comment, so this value is empty; quote the whole "
+                "line: - '#!/bin/bash'" + kBlock);
+  Diagnostic empty = one_error(kHead + bash_step("S", ""), "'commands[0]' must be a string, not empty", 9);
+  CHECK(empty.location.column == 13);  // the '-'
+}
+
+TEST_CASE("validator: booleans and numbers in a string field keep their text (as AWSTOE), with no warning") {
+  for (const char* command : {"true", "yes", "off", "0755", "1e3", "0x1F"}) {
+    INFO(command);
+    Validated v = valid(kHead + bash_step("S", command));
+    CHECK(v.diagnostics.empty());
+    REQUIRE(v.doc.phases.size() == 1);
+    CHECK(v.doc.phases[0].steps[0].inputs["commands"][0] == command);
+  }
+}
+
+TEST_CASE("validator: yes/no/on/off where a boolean is wanted: the hint says YAML 1.2 reads them as text") {
+  Diagnostic d = one_error(kHead +
+                               "      - name: S\n"
+                               "        action: S3Download\n"
+                               "        inputs:\n"
+                               "          - source: s3://bucket/key\n"
+                               "            destination: /tmp/x\n"
+                               "            overwrite: yes\n",
+                           "'overwrite' must be a boolean, not a string", 10);
+  CHECK(d.location.column == 24);
+  CHECK(d.hint ==
+        "YAML 1.1 tools read an unquoted yes as a boolean; kiln reads YAML 1.2, where only true and false are "
+        "booleans and yes is text; write true");
+  Diagnostic off = one_error(kHead +
+                                 "      - name: S\n"
+                                 "        action: S3Download\n"
+                                 "        inputs:\n"
+                                 "          - source: s3://bucket/key\n"
+                                 "            destination: /tmp/x\n"
+                                 "            overwrite: Off\n",
+                             "'overwrite' must be a boolean, not a string", 10);
+  CHECK(off.hint ==
+        "YAML 1.1 tools read an unquoted Off as a boolean; kiln reads YAML 1.2, where only true and false are "
+        "booleans and Off is text; write false");
+}
+
+TEST_CASE("validator: text YAML dropped from an input (a ' #' comment, a tag, an anchor) is a located warning") {
+  check_dropped("echo \"a # b\"", "' #' starts a YAML comment: the rest of the line is not part of the value", 23,
+                "the value ends before the comment: 'echo \"a'; to keep the rest, quote the whole line: - 'echo \"a "
+                "# b\"'" + kBlock);
+  check_dropped("! grep -q x /etc/hosts", "'!' before the value is a YAML tag: YAML dropped it from the value", 15,
+                "an unquoted value starting with '!' begins with a YAML tag (!type); to keep it, quote the whole "
+                "line: - '! grep -q x /etc/hosts'" + kBlock);
+  check_dropped("&log echo hi", "'&log' before the value is a YAML anchor: YAML dropped it from the value", 15,
+                "an unquoted value starting with '&' begins with a YAML anchor (&name); to keep it, quote the whole "
+                "line: - '&log echo hi'" + kBlock);
+  // The value is what YAML kept.
+  Validated v = valid(kHead + bash_step("S", "echo \"a # b\""));
+  CHECK(v.doc.phases[0].steps[0].inputs["commands"][0] == "echo \"a");
+  // Quoted, nothing is dropped; a comment after a quoted value is no surprise.
+  CHECK(valid(kHead + bash_step("S", "'echo \"a # b\"'")).diagnostics.empty());
+  CHECK(valid(kHead + bash_step("S", "'echo hi' # greet")).diagnostics.empty());
+  // An input under a key, and a warning per place even when an alias repeats it.
+  Validated file = valid(kHead +
+                         "      - name: S\n"
+                         "        action: CreateFile\n"
+                         "        inputs:\n"
+                         "          - path: /tmp/a # the target\n"
+                         "            content: x\n");
+  REQUIRE(file.diagnostics.size() == 1);
+  CHECK(file.diagnostics[0].location.column == 26);
+  CHECK(file.diagnostics[0].hint ==
+        "the value ends before the comment: '/tmp/a'; to keep the rest, quote the whole line: - path: '/tmp/a # "
+        "the target'" + kBlock);
+  // --warnings-as-errors refuses it.
+  LoadedDocument loaded;
+  Diagnostics load_diagnostics;
+  REQUIRE(load_yaml_text("doc.yaml", kHead + bash_step("S", "! true"), loaded, load_diagnostics));
+  ValidateOptions strict;
+  strict.warnings_as_errors = true;
+  Document doc;
+  Diagnostics refused = validate_document(std::move(loaded), strict, doc);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].severity == Severity::Error);
+}
+
+}  // namespace kiln

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "agent/base/utf8.h"
+#include "agent/document/yaml_pitfalls.h"
 
 namespace kiln {
 namespace {
@@ -292,6 +293,43 @@ std::vector<TextSpan> scalar_lines(std::string_view text, const YAML::Mark& mark
   return flow_scalar_lines(text, pos, mark.line, column, value);
 }
 
+struct Position {
+  int line = 1, column = 1;
+};
+
+// yaml-cpp gives an empty list item ('-' alone, or '- # comment') the mark of the next
+// token, often on a later line. The item's own '-' is on the nearest line above that is
+// not blank nor a comment, when that line is only dashes and perhaps a comment; the
+// position is that comment's '#', or the last '-'.
+std::optional<Position> empty_item_dash(std::string_view text, const YAML::Mark& mark) {
+  if (mark.pos < 0 || static_cast<size_t>(mark.pos) > text.size() || mark.line <= 0 || mark.column < 0 ||
+      mark.column > mark.pos)
+    return std::nullopt;
+  size_t start = static_cast<size_t>(mark.pos) - static_cast<size_t>(mark.column);  // the mark's line
+  if (text.substr(start, static_cast<size_t>(mark.column)).find_first_not_of(' ') != std::string_view::npos)
+    return std::nullopt;  // something before the mark on its line (a flow list, say)
+  int line = mark.line;    // 0-based, of the line being looked at
+  while (start > 0 && line > 0) {
+    size_t end = start - 1;  // the '\n' ending the line above
+    size_t above = end == 0 ? std::string_view::npos : text.rfind('\n', end - 1);
+    start = above == std::string_view::npos ? 0 : above + 1;
+    --line;
+    std::string_view l = text.substr(start, end - start);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    size_t first = l.find_first_not_of(' ');
+    if (first == std::string_view::npos || l[first] == '#') continue;
+    size_t i = first, last_dash = std::string_view::npos;
+    while (i < l.size() && l[i] == '-' && (i + 1 == l.size() || l[i + 1] == ' ' || l[i + 1] == '\t')) {
+      last_dash = i;
+      i = l.find_first_not_of(" \t", i + 1);
+      if (i == std::string_view::npos) i = l.size();
+    }
+    if (last_dash == std::string_view::npos || (i < l.size() && l[i] != '#')) return std::nullopt;
+    return Position{line + 1, static_cast<int>(i < l.size() ? i : last_dash) + 1};
+  }
+  return std::nullopt;
+}
+
 // Builds the JSON and the source map straight from the parser's events, in one pass
 // (yaml-cpp's Node tree is never built). An alias leaves a placeholder and adds the
 // anchored value's size to the count; the copies are made at the end (expand_aliases),
@@ -324,6 +362,12 @@ class Converter : public YAML::EventHandler {
     if (expecting_key()) error(mark, "a map key must be a plain string", "write the key as text");
     Node node = start_node(mark);
     node.entry.plain_scalar = true;
+    if (!stack_.empty() && !stack_.back().is_map) {
+      if (std::optional<Position> dash = empty_item_dash(text_, mark)) {
+        node.entry.line = dash->line;
+        node.entry.column = dash->column;
+      }
+    }
     finish_node(std::move(node), nullptr, anchor);
   }
 
@@ -345,12 +389,15 @@ class Converter : public YAML::EventHandler {
       }
       check_escapes(value, mark);
       node.entry.lines = scalar_lines(text_, mark, value, false);
+      node.entry.property = property_at(mark);
       result = value;
     } else {
       node.entry.plain_scalar = true;
       node.entry.raw = value;
       result = type_plain_scalar(value);
       if (result.is_string()) node.entry.lines = scalar_lines(text_, mark, value, true);
+      node.entry.comment_column = comment_after(mark, value);
+      node.entry.property = property_at(mark);
     }
     finish_node(std::move(node), std::move(result), anchor);
   }
@@ -635,6 +682,35 @@ class Converter : public YAML::EventHandler {
     }
   }
 
+  // '!' or '&' when a tag or an anchor is written at `mark`, before an unquoted scalar
+  // on the same line (before a quoted or block one it is plainly meant).
+  char property_at(const YAML::Mark& mark) const {
+    if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return 0;
+    size_t pos = static_cast<size_t>(mark.pos);
+    char c = text_[pos];
+    if (c != '!' && c != '&') return 0;
+    if (text_.compare(pos, 2, "!!") == 0) return 0;  // a standard tag (!!str): meant
+    while (pos < text_.size() && (text_[pos] == '!' || text_[pos] == '&')) {
+      pos = text_.find_first_of(" \t\n", pos);
+      if (pos == std::string_view::npos || text_[pos] == '\n') return 0;
+      pos = text_.find_first_not_of(" \t", pos);
+      if (pos == std::string_view::npos) return 0;
+    }
+    char next = text_[pos];
+    return next == '"' || next == '\'' || next == '|' || next == '>' || next == '\n' || next == '\r' ? 0 : c;
+  }
+
+  // The column of a comment that follows the one-line plain scalar `value` at `mark` on
+  // its line, or 0.
+  int comment_after(const YAML::Mark& mark, const std::string& value) const {
+    if (mark.pos < 0 || value.empty()) return 0;
+    size_t pos = static_cast<size_t>(mark.pos);
+    if (text_.substr(pos, value.size()) != value) return 0;  // tagged, or folded over lines
+    size_t after = text_.find_first_not_of(" \t", pos + value.size());
+    if (after == std::string_view::npos || after == pos + value.size() || text_[after] != '#') return 0;
+    return mark.column + 1 + static_cast<int>(after - pos);
+  }
+
   // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the text (it swallows
   // the rest of the file), so look for the closing quote ourselves.
   bool quote_closed(const YAML::Mark& mark) const {
@@ -695,10 +771,6 @@ class DocumentCounter : public YAML::EventHandler {
   void OnSequenceEnd() override {}
   void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
   void OnMapEnd() override {}
-};
-
-struct Position {
-  int line = 1, column = 1;
 };
 
 // The first quote that starts a scalar (after ": ", "- ", "[", "{", "," or at a line's
@@ -764,6 +836,20 @@ bool indented_with_tab(std::string_view text, int line) {
   for (; pos < text.size() && (text[pos] == ' ' || text[pos] == '\t'); ++pos)
     if (text[pos] == '\t') return true;
   return false;
+}
+
+// The line numbered `line` (0-based) of `text`, without its line break.
+std::string_view nth_line(std::string_view text, int line) {
+  size_t pos = 0;
+  for (int i = 0; i < line && pos != std::string_view::npos; ++i) {
+    pos = text.find('\n', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (line < 0 || pos == std::string_view::npos || pos > text.size()) return {};
+  std::string_view l = text.substr(pos, text.find('\n', pos) == std::string_view::npos ? std::string_view::npos
+                                                                                      : text.find('\n', pos) - pos);
+  if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+  return l;
 }
 
 std::string parser_hint(const std::string& message) {
@@ -843,10 +929,20 @@ bool load_yaml_text(const std::string& path, std::string text, LoadedDocument& o
       }
     }
     std::string message = e.msg == "bad file" ? "the document nests too deeply or is malformed" : e.msg;
-    diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, e.mark.column + 1},
-                           "YAML syntax error: " + message,
-                           indented_with_tab(body, e.mark.line) ? parser_hint("tab") : parser_hint(e.msg),
-                           DiagnosticCode::Syntax});
+    bool tab = indented_with_tab(body, e.mark.line);
+    std::string hint = tab ? parser_hint("tab") : parser_hint(e.msg);
+    int column = e.mark.column + 1;
+    // A character that cannot start an unquoted value ('@', '`', '%', '*', '&'), a flow
+    // list cut short, a second ': ': name YAML's rule and show the line quoted, the
+    // caret on that character.
+    std::optional<YamlPitfall> pitfall;
+    if (!tab) pitfall = explain_syntax_error(nth_line(body, e.mark.line), column);
+    if (pitfall) {
+      hint = std::move(pitfall->hint);
+      column = pitfall->column;
+    }
+    diagnostics.push_back({Severity::Error, {path, e.mark.line + 1, column}, "YAML syntax error: " + message,
+                           std::move(hint), DiagnosticCode::Syntax});
     return false;
   } catch (const std::exception& e) {
     diagnostics.push_back({Severity::Error, {path, 1, 1}, std::string("cannot parse the document: ") + e.what(), "",

@@ -583,3 +583,69 @@ TEST_CASE("source map: a block scalar that cannot be matched line by line falls 
 }
 
 }  // namespace kiln
+
+namespace kiln {
+
+// YAML pitfalls (issue 16): yaml-cpp refuses these lines; the hint names YAML's rule,
+// shows the line quoted, and the caret is on the character that caused it.
+TEST_CASE("yaml_loader: '@', '`', '%', '*', '&' starting a value, a flow list cut short, a second ': ' are explained") {
+  const std::string block = " (or write it as a block scalar: '|' and the text on the next line, indented)";
+  struct Case {
+    std::string line, message;
+    int column;
+    std::string hint;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"  - @echo off", "YAML syntax error: unknown token", 5,
+            "'@' is reserved in YAML and cannot start an unquoted value; quote the whole line: - '@echo off'" + block},
+           {"  - `date`", "YAML syntax error: unknown token", 5,
+            "'`' (backquote) is reserved in YAML and cannot start an unquoted value; quote the whole line: - "
+            "'`date`'" + block},
+           {"  - %PATH%", "YAML syntax error: unknown token", 5,
+            "'%' starts a YAML directive and cannot start an unquoted value; quote the whole line: - '%PATH%'" + block},
+           {"  - *.txt", "YAML syntax error: the referenced anchor is not defined", 5,
+            "'*' at the start of an unquoted value is a YAML alias (*name repeats an anchored value); quote the "
+            "whole line: - '*.txt'" + block},
+           {"  - * foo", "YAML syntax error: alias not found after *", 5,
+            "'*' at the start of an unquoted value is a YAML alias (*name repeats an anchored value); quote the "
+            "whole line: - '* foo'" + block},
+           {"  - & 'C:\\x.exe' /a", "YAML syntax error: anchor not found after &", 5,
+            "'&' at the start of an unquoted value is a YAML anchor (&name labels a value); quote the whole line: - "
+            "'& ''C:\\x.exe'' /a'" + block},  // a backslash rules out double quotes: ' is doubled
+           {"  - [ -f x ] && echo y", "YAML syntax error: end of sequence not found", 5,
+            "YAML read the '[' that starts this unquoted value as a flow list ([a, b]), which must end the value; "
+            "quote the whole line: - '[ -f x ] && echo y'" + block},
+           {"  - path: /tmp/a: b", "YAML syntax error: illegal map value", 17,
+            "in unquoted text, ':' followed by a space separates a key from its value, and this value already has a "
+            "key; quote the value: - path: '/tmp/a: b'"},
+       }) {
+    INFO(c.line);
+    Diagnostic d = load_error("commands:\n" + c.line + "\n");
+    CHECK(d.message == c.message);
+    CHECK(d.location.line == 2);
+    CHECK(d.location.column == c.column);
+    CHECK(d.hint == c.hint);
+    CHECK(d.code == DiagnosticCode::Syntax);
+  }
+  // Tab indentation keeps its own hint.
+  Diagnostic tab = load_error("a:\n\t- b: c: d\n");
+  CHECK(tab.hint.find("tabs") != std::string::npos);
+}
+
+TEST_CASE("yaml_loader: the source map records a comment after a plain scalar and a tag or anchor before one") {
+  LoadedDocument doc = load_ok("a: x # note\nb: 'y' # note\nc: ! z\nd: &n w\ne: '#x'\nf: x#y\n");
+  CHECK(doc.source_map.find("/a")->comment_column == 6);
+  CHECK(doc.source_map.find("/b")->comment_column == 0);  // quoted: nothing was cut
+  CHECK(doc.source_map.find("/c")->property == '!');
+  CHECK(doc.source_map.find("/d")->property == '&');
+  CHECK(doc.source_map.find("/e")->property == 0);
+  LoadedDocument quoted = load_ok("a: &q 'x'\nb: ! \"y\"\nc: !!str z\n");
+  CHECK(quoted.source_map.find("/a")->property == 0);  // before a quoted value: meant
+  CHECK(quoted.source_map.find("/b")->property == 0);
+  CHECK(quoted.source_map.find("/c")->property == 0);  // a standard tag
+  CHECK(load_ok("a: !x y\n").source_map.find("/a")->property == '!');
+  CHECK(doc.source_map.find("/f")->comment_column == 0);  // '#' without a space before is text
+  CHECK(doc.root["f"] == "x#y");
+}
+
+}  // namespace kiln
