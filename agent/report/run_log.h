@@ -46,6 +46,7 @@ class RunLog {
   // one console.log line; from then on every step's output is dropped (kiln's own lines
   // are still written: they are a few per step).
   bool admit_step_output(size_t bytes);
+  bool dropping_step_output() const { return log_size_reached_; }
   // Bytes written to the folder by others (the step output files).
   void count_written(size_t bytes) { log_size_ += bytes; }
   // The default bound: a quarter of the space free where `folder` is, at most 2 GiB.

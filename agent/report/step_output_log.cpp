@@ -11,7 +11,9 @@ namespace kiln {
 StepOutputLog::StepOutputLog(RunLog& log, std::string folder, std::function<std::string()> create_folder)
     : log_(log), folder_(std::move(folder)), create_folder_(std::move(create_folder)) {}
 
-StepOutputLog::~StepOutputLog() { finish(); }
+StepOutputLog::~StepOutputLog() {
+  finish();
+}
 
 void StepOutputLog::write(bool is_stderr, std::string_view chunk) {
   if (chunk.empty() || finished_) return;
@@ -19,7 +21,8 @@ void StepOutputLog::write(bool is_stderr, std::string_view chunk) {
   if (!s.diverted) {
     size_t share = console_share(s, chunk);
     to_console(s, chunk.substr(0, share));
-    if (share == chunk.size() || !divert(s)) return to_console(s, chunk.substr(share));
+    // (no file to announce once --max-log-size drops everything: to_console counts the drop)
+    if (share == chunk.size() || log_.dropping_step_output() || !divert(s)) return to_console(s, chunk.substr(share));
     chunk.remove_prefix(share);
   }
   to_file(s, chunk);
@@ -100,8 +103,8 @@ void StepOutputLog::finish() {
     if (std::fclose(s.file) != 0) log_.note_write_failure(s.file_name);
     s.file = nullptr;
     log_.console("Info", "",
-                 "Output: " + std::to_string(s.file_bytes) + " bytes of " + std::string(s.file_name, 6) +
-                     " went to " + folder_ + "/" + s.file_name);
+                 "Output: " + std::to_string(s.file_bytes) + " bytes of " + std::string(s.file_name, 6) + " went to " +
+                     folder_ + "/" + s.file_name);
   }
   if (dropped_ > 0)
     log_.console("Warn", "",

@@ -41,11 +41,11 @@ class StepOutputLog {
  private:
   struct Stream {
     const char* file_name;
-    std::string_view prefix;        // "Stdout: " in console.log
-    uint64_t console_cost = 0;      // bytes of prefixed lines written
-    uint64_t console_bytes = 0;     // the output bytes they hold
-    bool diverted = false;          // the rest goes to the file
-    bool failed = false;            // the file could not be made: console.log it is
+    std::string_view prefix;     // "Stdout: " in console.log
+    uint64_t console_cost = 0;   // bytes of prefixed lines written
+    uint64_t console_bytes = 0;  // the output bytes they hold
+    bool diverted = false;       // the rest goes to the file
+    bool failed = false;         // the file could not be made: console.log it is
     std::FILE* file = nullptr;
     uint64_t file_bytes = 0;
   };

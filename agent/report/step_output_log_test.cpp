@@ -41,7 +41,8 @@ std::string payload(const std::string& console, const std::string& prefix) {
   std::string out;
   std::istringstream lines(console);
   for (std::string line; std::getline(lines, line);)
-    if (size_t at = line.find(" Info " + prefix); at != std::string::npos) out.append(line, at + 6 + prefix.size()).push_back('\n');
+    if (size_t at = line.find(" Info " + prefix); at != std::string::npos)
+      out.append(line, at + 6 + prefix.size()).push_back('\n');
   return out;
 }
 
@@ -75,7 +76,7 @@ TEST_CASE("step output log: short lines split at a line end; console.log then th
   CHECK(shown + read_file(f.step_folder + "/stdout.log") == text);
   // The console budget: at most 1 MiB plus 1.5x what the lines hold.
   CHECK(2 * RunLog::console_size("Info", "Stdout: ", shown) <= 2 * StepOutputLog::kConsoleAllowance + 3 * shown.size());
-  CHECK(shown.size() > 50000);  // and it was used: the first ~29,000 lines are in console.log
+  CHECK(shown.size() > 50000);                          // and it was used: the first ~29,000 lines are in console.log
   CHECK(payload(console, "Stderr: ") == "an error\n");  // stderr has its own budget
   CHECK_FALSE(std::filesystem::exists(f.step_folder + "/stderr.log"));
 }
@@ -111,7 +112,8 @@ TEST_CASE("step output log: past --max-log-size output is dropped and counted, o
   CHECK(console.find("Stdout: later") == std::string::npos);
   CHECK(console.find("Warn Output: 6 bytes of this step's output were dropped (--max-log-size)") != std::string::npos);
   const size_t kept = payload(console, "Stdout: ").size();
-  CHECK(console.find("Warn Output: " + std::to_string(text.size() - kept) + " bytes of this step's output were dropped") !=
-        std::string::npos);
-  CHECK(f.log.log_size() <= (1u << 20) + 4096);  // the bound, plus kiln's own lines
+  CHECK(console.find("Warn Output: " + std::to_string(text.size() - kept) +
+                     " bytes of this step's output were dropped") != std::string::npos);
+  CHECK(f.log.log_size() <= (1u << 20) + 4096);                         // the bound, plus kiln's own lines
+  CHECK_FALSE(std::filesystem::exists(f.step_folder + "/stdout.log"));  // nothing went there
 }

@@ -62,12 +62,15 @@ phases:
         action: ExecuteBash
         inputs:
           commands:
-            - yes | head -c )" + std::to_string(bytes) + " > " + produced + R"(
-            - cat )" + produced + R"(
+            - yes | head -c )" +
+         std::to_string(bytes) + " > " + produced + R"(
+            - cat )" +
+         produced + R"(
       - name: After
         action: ExecuteBash
         inputs:
-          commands: [")" + then + R"("]
+          commands: [")" +
+         then + R"("]
 )";
 }
 
@@ -164,8 +167,12 @@ TEST_CASE("log volume: --max-log-size on a small tmpfs drops output with a clear
   const uint64_t kBytes = 64 << 20;  // twice the disk
   std::vector<std::string> flags;
   uint64_t bound = 4 << 20;
-  SUBCASE("--max-log-size 4M") { flags = {"--max-log-size", "4M"}; }
-  SUBCASE("the default: a quarter of the free space") { bound = disk.free_bytes() / 4; }
+  SUBCASE("--max-log-size 4M") {
+    flags = {"--max-log-size", "4M"};
+  }
+  SUBCASE("the default: a quarter of the free space") {
+    bound = disk.free_bytes() / 4;
+  }
   auto run = run_yaml(dir, yes_document(dir.file("produced"), kBytes, "echo after"), flags, "doc.yml", "disk/logs");
   REQUIRE(run.exit_code() == 0);
   CHECK(run.status("Yes") == "success");
@@ -230,9 +237,10 @@ phases:
 
 TEST_CASE("log volume: --max-log-size takes bytes or K, M, G, T and refuses anything else") {
   TempDir dir;
-  std::string doc = dir.write("doc.yml", "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
-                                         "      - name: A\n        action: ExecuteBash\n        inputs:\n"
-                                         "          commands: [echo hi]\n");
+  std::string doc = dir.write("doc.yml",
+                              "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                              "      - name: A\n        action: ExecuteBash\n        inputs:\n"
+                              "          commands: [echo hi]\n");
   for (const char* good : {"0", "1048576", "512K", "64M", "1G", "1T"}) {
     auto r = kiln::test::run_kiln({"run", "-d", doc, "-l", dir.file("logs"), "--max-log-size", good});
     CHECK_MESSAGE(r.exit_code == 0, good << ": " << r.err);
