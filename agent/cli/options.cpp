@@ -50,6 +50,20 @@ std::string parse_parameter_list(const std::string& text, std::map<std::string, 
   return {};
 }
 
+std::string parse_size(const std::string& text, int64_t& bytes) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::string unit = text.substr(digits);
+  int shift = unit.empty() ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" || unit == "m" ? 20
+            : unit == "G" || unit == "g" ? 30 : unit == "T" || unit == "t" ? 40 : -1;
+  if (digits == 0 || digits > 15 || shift < 0)
+    return "'" + text + "' is not a size (a number of bytes, or with K, M, G or T: 512M, 1G)";
+  int64_t number = std::stoll(text.substr(0, digits));
+  if (number > (int64_t{1} << (62 - shift))) return "'" + text + "' is too large";
+  bytes = number << shift;
+  return {};
+}
+
 std::string usage_text(const std::string& program) {
   return "Usage:\n"
          "  " + program + " run      --documents a.yml[,b.yml] [options]   run component documents\n"
@@ -71,6 +85,9 @@ std::string usage_text(const std::string& program) {
          "      --reboot-mode exit|system exit: save state and exit 194 for the caller to reboot and re-run;\n"
          "                                system (default): arm a boot trigger and run the reboot command\n"
          "      --max-reboots N           reboots allowed per execution (default 10)\n"
+         "      --max-log-size SIZE       bound on the log folder (bytes, or with K, M, G, T); past it step\n"
+         "                                output is dropped, steps go on. Default: a quarter of the free\n"
+         "                                space there, at most 2G; 0: no bound\n"
          "      --reboot-command CMD      what system mode runs to reboot (default /sbin/shutdown -r now)\n"
          "      --resume-trigger KIND     auto (systemd if running, else cron), systemd, cron or none\n"
          "  -t, --trace                   also print the application log to the console\n"
@@ -87,7 +104,7 @@ std::string usage_text(const std::string& program) {
 
 std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   po::options_description options;
-  std::string documents, phases, parameters, blocked;
+  std::string documents, phases, parameters, blocked, max_log_size;
   options.add_options()
       ("help,h", "")("version,v", "")
       ("documents,d", po::value(&documents), "")("config,c", po::value(&out.config), "")
@@ -101,6 +118,7 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("blocked-action-modules", po::value(&blocked), "")
       ("format", po::value(&out.format), "")
       ("reboot-mode", po::value(&out.reboot_mode), "")("max-reboots", po::value(&out.max_reboots), "")
+      ("max-log-size", po::value(&max_log_size), "")
       ("reboot-command", po::value(&out.reboot_command), "")("resume-trigger", po::value(&out.resume_trigger), "")
       ("log-s3-bucket-name,b", po::value<std::string>(), "")("log-s3-key-prefix,k", po::value<std::string>(), "")
       ("log-s3-bucket-owner", po::value<std::string>(), "")("document-s3-bucket-owner", po::value<std::string>(), "")
@@ -136,6 +154,8 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
     return "unknown command '" + out.command + "' (expected run, validate, resume or status)";
   if (out.reboot_mode != "exit" && out.reboot_mode != "system") return "--reboot-mode must be exit or system";
   if (out.max_reboots < 0) return "--max-reboots must be 0 or more";
+  if (vm.count("max-log-size"))
+    if (std::string error = parse_size(max_log_size, out.max_log_size); !error.empty()) return "--max-log-size: " + error;
   if (out.resume_trigger != "auto" && out.resume_trigger != "systemd" && out.resume_trigger != "cron" &&
       out.resume_trigger != "none")
     return "--resume-trigger must be auto, systemd, cron or none";

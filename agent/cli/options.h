@@ -1,5 +1,6 @@
 // The command line: AWSTOE's flags with their meaning, plus kiln's extras.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -27,6 +28,7 @@ struct CliOptions {
   bool warnings_as_errors = false;      // validate, run: a warning makes the document invalid
   std::string reboot_mode = "system";   // exit | system
   int max_reboots = 10;
+  int64_t max_log_size = -1;            // bytes; 0: no limit; -1: RunLog::default_max_log_size
   std::string reboot_command;           // default: /sbin/shutdown -r now
   std::string resume_trigger = "auto";  // auto | systemd | cron | none
   std::vector<std::map<std::string, std::string>> document_parameters;  // from --config, per document
@@ -40,5 +42,7 @@ std::string usage_text(const std::string& program);
 // "a=1,b=2" with "\," and "\=" escapes; names and values are both required.
 std::string parse_parameter_list(const std::string& text, std::map<std::string, std::string>& out);
 std::vector<std::string> split_comma_list(const std::string& text);
+// "1048576", "512K", "64M", "1G", "1T" (powers of 1024) into bytes; "" or an error text.
+std::string parse_size(const std::string& text, int64_t& bytes);
 
 }  // namespace kiln

@@ -211,6 +211,7 @@ int command_run(CliOptions cli) {
   options.trace = cli.trace;
   options.progress = ::isatty(STDERR_FILENO);
   options.max_reboots = cli.max_reboots;
+  options.max_log_size = cli.max_log_size;
   options.actions = &builtin_actions();
   RunPersistence persistence{&execution->journal(), execution->resume(), run_header(cli, execution->id(), identity)};
   install_signal_handlers();

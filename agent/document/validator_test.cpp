@@ -388,7 +388,7 @@ TEST_CASE("validator: a problem on line 25 of a block-scalar script is reported 
     Validated v = validate(text);
     INFO(v.shown());
     REQUIRE(v.errors().size() == 1);
-    const Diagnostic& d = v.errors()[0];
+    const Diagnostic d = v.errors()[0];  // a copy: errors() returns a new list
     CHECK(contains(d.message, "'Nothing'"));
     CHECK(d.location.line == 25);
     CHECK(d.location.column == c.indent + 10);  // `if [ -n "` is 9 bytes before the '{{'

@@ -9,6 +9,7 @@
 #include "agent/engine/execution.h"
 #include "agent/engine/loop.h"
 #include "agent/engine/step_inputs.h"
+#include "agent/report/step_output_log.h"
 
 namespace kiln {
 namespace {
@@ -187,9 +188,11 @@ ActionResult Execution::invoke(StepRun& s, const ActionEntry& entry, const nlohm
     return std::string();
   };
   reporter_.forget_stderr();
-  context.output = [this](sys::OutputStream stream, std::string_view chunk) {
+  // console.log lines while they are cheap, then the attempt's folder (bounded log volume).
+  StepOutputLog output_log(log_, context.work_directory, context.create_work_directory);
+  context.output = [this, &output_log](sys::OutputStream stream, std::string_view chunk) {
     bool is_err = stream == sys::OutputStream::Stderr;
-    log_.console("Info", is_err ? "Stderr: " : "Stdout: ", chunk);
+    output_log.write(is_err, chunk);
     reporter_.step_output(is_err, chunk);
   };
   context.log = [this, &step](const std::string& line) { log_.application("info", step.name + ": " + line); };

@@ -84,6 +84,8 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
     return outcome;
   }
   outcome.log_folder = log.folder();
+  log.set_max_log_size(options.max_log_size >= 0 ? static_cast<uint64_t>(options.max_log_size)
+                                                 : RunLog::default_max_log_size(log.folder()));
   for (auto& d : documents) add_secrets(d.document, d.variables, log.masker());
   Execution execution(log, options, cancel, persistence);
   start_run(execution, log, options, persistence, documents);

@@ -31,6 +31,7 @@ struct RunOptions {
   bool trace = false;
   bool progress = false;                          // show steps as they run (a terminal)
   int max_reboots = 10;                           // --max-reboots: more fail the run
+  int64_t max_log_size = -1;                      // --max-log-size in bytes; 0: none; -1: the default
   const ActionTable* actions = nullptr;           // what steps can run (required)
 };
 

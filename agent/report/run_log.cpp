@@ -4,8 +4,10 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -77,6 +79,14 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
     if (fd < 0) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
     ::close(fd);
   }
+  if (folder_ == existing_folder) {
+    // Resumed: what the folder already holds counts against --max-log-size.
+    std::error_code walk;
+    for (fs::recursive_directory_iterator it(folder_, walk), end; !walk && it != end; it.increment(walk)) {
+      std::error_code size_error;
+      if (it->is_regular_file(size_error)) log_size_ += it->file_size(size_error);
+    }
+  }
   console_ = open_for_append(folder_ + "/console.log");
   events_ = open_for_append(folder_ + "/events.jsonl");
   if (!console_ || !events_) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
@@ -117,13 +127,45 @@ void RunLog::console(std::string_view level, std::string_view prefix, std::strin
     block.append(head).append(text.substr(0, nl)).push_back('\n');
     if (block.size() >= kBlock) {
       std::fwrite(block.data(), 1, block.size(), console_);
+      log_size_ += block.size();
       block.clear();
     }
     if (nl == std::string_view::npos) break;
     text.remove_prefix(nl + 1);
   }
   if (!block.empty()) std::fwrite(block.data(), 1, block.size(), console_);
+  log_size_ += block.size();
   if (std::ferror(console_)) note_write_failure("console.log");
+}
+
+size_t RunLog::console_size(std::string_view level, std::string_view prefix, std::string_view text) {
+  if (text.empty()) return 0;
+  constexpr size_t kStamp = sizeof("2026-11-27 10:41:02.123") - 1;
+  size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  size_t unterminated = text.back() == '\n' ? 0 : 1;
+  return text.size() + unterminated + (lines + unterminated) * (kStamp + 1 + level.size() + 1 + prefix.size());
+}
+
+bool RunLog::admit_step_output(size_t bytes) {
+  if (max_log_size_ == 0) return true;
+  if (!log_size_reached_ && log_size_ + bytes <= max_log_size_) return true;
+  if (!log_size_reached_) {
+    log_size_reached_ = true;
+    console("Warn", "",
+            "Output: the log folder reached --max-log-size (" + std::to_string(max_log_size_) +
+                " bytes); the steps' output from here on is dropped, and the steps go on running");
+    application("warn", "--max-log-size reached (" + std::to_string(log_size_) + " of " +
+                            std::to_string(max_log_size_) + " bytes): step output is dropped from here on");
+  }
+  return false;
+}
+
+uint64_t RunLog::default_max_log_size(const std::string& folder) {
+  constexpr uint64_t kCeiling = uint64_t{2} << 30;
+  struct statvfs fs {};
+  if (::statvfs(folder.c_str(), &fs) != 0) return kCeiling;
+  uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  return std::max<uint64_t>(std::min(kCeiling, free_bytes / 4), 1);
 }
 
 void RunLog::application(std::string_view level, const std::string& raw_text) {
@@ -150,6 +192,7 @@ void RunLog::event(const nlohmann::json& event) {
   }
   // Buffered: the engine flushes before each action runs and after each step (flush()).
   std::fwrite(text.data(), 1, text.size(), events_);
+  log_size_ += text.size();
   if (std::ferror(events_)) note_write_failure("events.jsonl");
 }
 

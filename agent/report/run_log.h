@@ -6,6 +6,7 @@
 //     events.jsonl         one JSON object per state change
 //     <document copies>    each input document, as read
 #pragma once
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,24 @@ class RunLog {
 
   // console.log: "2026-11-27 10:41:02.123 Info <text>" for each line of `text`.
   void console(std::string_view level, std::string_view prefix, std::string_view text);
+  // The bytes console() writes for `text` (before masking).
+  static size_t console_size(std::string_view level, std::string_view prefix, std::string_view text);
+
+  // The run-wide bound on the log folder (--max-log-size; 0: none). It counts console.log,
+  // events.jsonl and the step output files (StepOutputLog), which grow with what steps
+  // print; application.log, detailedoutput.json and document copies grow with the number
+  // of steps and are not counted. A resumed execution starts from what its folder holds.
+  void set_max_log_size(uint64_t bytes) { max_log_size_ = bytes; }
+  uint64_t log_size() const { return log_size_; }
+  // True if `bytes` more of a step's output fit under the bound. The first refusal writes
+  // one console.log line; from then on every step's output is dropped (kiln's own lines
+  // are still written: they are a few per step).
+  bool admit_step_output(size_t bytes);
+  bool dropping_step_output() const { return log_size_reached_; }
+  // Bytes written to the folder by others (the step output files).
+  void count_written(size_t bytes) { log_size_ += bytes; }
+  // The default bound: a quarter of the space free where `folder` is, at most 2 GiB.
+  static uint64_t default_max_log_size(const std::string& folder);
   void application(std::string_view level, const std::string& text);
   void event(const nlohmann::json& event);
   void save_document(const std::string& file_name, const std::string& text);
@@ -49,6 +68,7 @@ class RunLog {
 
   // The first write that failed (e.g. the disk is full), or "".
   const std::string& write_error() const { return write_error_; }
+  void note_write_failure(const std::string& what);
 
  private:
   std::string folder_;
@@ -59,7 +79,9 @@ class RunLog {
   bool trace_ = false;
   SecretMasker masker_;
   std::string write_error_;
-  void note_write_failure(const std::string& what);
+  uint64_t max_log_size_ = 0;
+  uint64_t log_size_ = 0;
+  bool log_size_reached_ = false;
 };
 
 }  // namespace kiln
