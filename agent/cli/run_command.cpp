@@ -120,6 +120,9 @@ RunHeader run_header(const CliOptions& cli, const std::string& execution_id, con
   header.reboot_command = cli.reboot_command;
   header.resume_trigger = cli.resume_trigger;
   header.trace = cli.trace;
+  header.strict = cli.strict;
+  header.warnings_as_errors = cli.warnings_as_errors;
+  header.max_log_size = cli.max_log_size;
   return header;
 }
 
@@ -256,6 +259,9 @@ int command_resume(const CliOptions& cli) {
     again.reboot_command = header.reboot_command;
     again.resume_trigger = header.resume_trigger;
     again.trace = header.trace;
+    again.strict = header.strict;
+    again.warnings_as_errors = header.warnings_as_errors;
+    again.max_log_size = header.max_log_size;
     std::error_code ec;
     std::filesystem::current_path(header.cwd, ec);
     std::cerr << "kiln: resuming " << again.execution_id << "\n";

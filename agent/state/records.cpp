@@ -59,6 +59,9 @@ struct ToJson {
             {"rebootCommand", h.reboot_command},
             {"resumeTrigger", h.resume_trigger},
             {"trace", h.trace},
+            {"strict", h.strict},
+            {"warningsAsErrors", h.warnings_as_errors},
+            {"maxLogSize", h.max_log_size},
             {"logFolder", h.log_folder},
             {"startTime", h.start_time},
             {"bootId", h.boot_id}};
@@ -154,6 +157,9 @@ std::optional<JournalRecord> record_from_json(const json& j) {
     h.reboot_command = value_or(j, "rebootCommand", std::string());
     h.resume_trigger = value_or(j, "resumeTrigger", std::string("auto"));
     h.trace = value_or(j, "trace", false);
+    h.strict = value_or(j, "strict", false);
+    h.warnings_as_errors = value_or(j, "warningsAsErrors", false);
+    h.max_log_size = value_or(j, "maxLogSize", int64_t{-1});
     h.log_folder = value_or(j, "logFolder", std::string());
     h.start_time = value_or(j, "startTime", std::string());
     h.boot_id = value_or(j, "bootId", std::string());

@@ -4,7 +4,7 @@
 //
 //   header          executionId, identity {args, documentHashes}, cwd, kilnVersion,
 //                   rebootMode, maxReboots, rebootCommand, resumeTrigger, trace,
-//                   logFolder, startTime, bootId
+//                   strict, warningsAsErrors, maxLogSize, logFolder, startTime, bootId
 //   stepStarted     key, attempt                      (not flushed: diagnosis only)
 //   condition       key, verdict, branch, detail, evaluated  (an `if` is never re-evaluated)
 //   iteration       key, attempt, index, inputs, outputs, detailedOutput (loop progress)
@@ -72,6 +72,10 @@ struct RunHeader {
   std::string reboot_command;
   std::string resume_trigger = "auto";
   bool trace = false;
+  // How documents were read and logs bounded; `kiln resume` runs with the same.
+  bool strict = false;
+  bool warnings_as_errors = false;
+  int64_t max_log_size = -1;  // bytes; 0: none; -1: the default
   // Set by the engine when it writes the header.
   std::string log_folder;
   std::string start_time;

@@ -134,3 +134,26 @@ TEST_CASE("defect E: the execution's status hint is fsynced before its rename, a
   CHECK(folder_syncs_after_rename == renames);
   CHECK(kiln::test::read_file(state + "/durable/status").find("finished") != std::string::npos);
 }
+
+TEST_CASE("defect A after a reboot: `kiln resume` keeps --strict for a child read after the reboot") {
+  TempDir dir;
+  std::string marker = dir.file("child-ran");
+  dir.write("child.yml", "schemaVersion: 1.0\nparameters:\n  - Token:\n      type: string\n      default: x\n"
+                         "      secret: true\nphases:\n  - name: build\n    steps:\n      - name: Touch\n"
+                         "        action: ExecuteBash\n        inputs:\n          commands: [\"touch " + marker + "\"]\n");
+  std::string parent = dir.write("parent.yml", "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                                               "      - name: R\n        action: Reboot\n"
+                                               "      - name: Call\n        action: ExecuteDocument\n"
+                                               "        inputs:\n          document: child.yml\n");
+  std::string state = dir.file("state");
+  std::vector<std::string> env = {"KILN_SYSTEMD_UNIT_DIR=" + dir.file("systemd"), "KILN_CRON_DIR=" + dir.file("cron.d")};
+  auto first = kiln::test::run_kiln({"run", "--strict", "-d", parent, "-l", dir.file("logs"), "-s", state, "-i", "strict",
+                                     "--reboot-mode", "system", "--resume-trigger", "cron", "--reboot-command", "true"},
+                                    "", env);
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 194);
+  auto resumed = kiln::test::run_kiln({"resume", "--state-directory", state}, "", env);
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 1);  // the child is refused under --strict, as before the reboot
+  CHECK_FALSE(std::filesystem::exists(marker));
+}
