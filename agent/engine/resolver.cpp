@@ -13,19 +13,41 @@ std::string scalar_text(const nlohmann::json& v) {
   return v.dump();
 }
 
+bool lookup(const std::map<std::string, std::string>* values, const std::string& key, std::string& out) {
+  if (!values) return false;
+  auto it = values->find(key);
+  if (it == values->end()) return false;
+  out = it->second;
+  return true;
+}
+
+// {{ phase.step.outputs.key }} / {{ phase.step.inputs[i].key }}: from a step that ran before.
+bool resolve_chaining(const Expression& e, const std::map<std::string, StepTrace>& steps, std::string& out,
+                      std::string& error) {
+  auto it = steps.find(e.phase + "\n" + e.step);
+  if (it == steps.end()) {
+    error = "'{{ " + e.text + " }}': step " + e.phase + "." + e.step + " has not run";
+    return false;
+  }
+  const nlohmann::json& list = e.section == "inputs" ? it->second.inputs : it->second.outputs;
+  size_t index = e.index.value_or(0);
+  if (!list.is_array() || index >= list.size() || !list[index].is_object() || !list[index].contains(e.key)) {
+    error = "'{{ " + e.text + " }}': " + e.phase + "." + e.step + " has no " + e.section.substr(0, e.section.size() - 1) +
+            " '" + e.key + "'" + (e.index ? " at index " + std::to_string(index) : "") +
+            (it->second.ran ? "" : " (the step did not run)");
+    return false;
+  }
+  out = scalar_text(list[index][e.key]);
+  return true;
+}
+
 // Returns true and sets `out` when `e` resolves; loop expressions outside their loop and
 // text that is no expression stay as written (AWSTOE does the same), signalled by `keep`.
 bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& out, bool& keep, std::string& error) {
   keep = false;
   switch (e.kind) {
     case ExpressionKind::Variable:
-      if (scope.variables) {
-        auto it = scope.variables->find(e.key);
-        if (it != scope.variables->end()) {
-          out = it->second;
-          return true;
-        }
-      }
+      if (lookup(scope.variables, e.key, out)) return true;
       error = "'{{ " + e.text + " }}' has no value";
       return false;
     case ExpressionKind::LoopValue:
@@ -35,37 +57,16 @@ bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& ou
       }
       keep = true;
       return true;
-    case ExpressionKind::Chaining: {
+    case ExpressionKind::Chaining:
       if (!scope.steps) break;
-      auto it = scope.steps->find(e.phase + "\n" + e.step);
-      if (it == scope.steps->end()) {
-        error = "'{{ " + e.text + " }}': step " + e.phase + "." + e.step + " has not run";
-        return false;
-      }
-      const nlohmann::json& list = e.section == "inputs" ? it->second.inputs : it->second.outputs;
-      size_t index = e.index.value_or(0);
-      if (!list.is_array() || index >= list.size() || !list[index].is_object() || !list[index].contains(e.key)) {
-        error = "'{{ " + e.text + " }}': " + e.phase + "." + e.step + " has no " + e.section.substr(0, e.section.size() - 1) +
-                " '" + e.key + "'" + (e.index ? " at index " + std::to_string(index) : "") +
-                (it->second.ran ? "" : " (the step did not run)");
-        return false;
-      }
-      out = scalar_text(list[index][e.key]);
-      return true;
-    }
+      return resolve_chaining(e, *scope.steps, out, error);
     case ExpressionKind::Environment: {
       const char* v = std::getenv(e.key.c_str());
       out = v ? v : "";
       return true;
     }
     case ExpressionKind::Context:
-      if (scope.context) {
-        auto it = scope.context->find(e.key);
-        if (it != scope.context->end()) {
-          out = it->second;
-          return true;
-        }
-      }
+      if (lookup(scope.context, e.key, out)) return true;
       error = "unknown context key '" + e.key + "'";
       return false;
     case ExpressionKind::Ssm:
