@@ -11,24 +11,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /dev/shm/kiln-compare.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cc -O2 -o "$WORK/spawn_true" "$ROOT/bench/spawn_true.c"
-steps() {
-  local name=$1 count=$2 action=$3; shift 3
-  {
-    printf 'name: %s\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n' "$name"
-    for ((i = 0; i < count; i++)); do
-      printf '      - name: Step%d\n        action: %s\n        inputs:\n' "$i" "$action"
-      printf '          %s\n' "$@"
-    done
-  } >"$WORK/$name.yml"
-}
+DOCS=$WORK
+# shellcheck source=bench/documents.sh
+source "$ROOT/bench/documents.sh"
 steps bash500 500 ExecuteBash 'commands:' '  - "true"'
 steps bin500 500 ExecuteBinary 'path: /bin/true'
-{
-  printf 'name: big\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n'
-  for ((i = 0; i < 10000; i++)); do
-    printf '      - name: Step%d\n        action: ExecuteBash\n        inputs:\n          commands:\n            - echo "step %d"\n' "$i" "$i"
-  done
-} >"$WORK/big10k.yml"
+big10k
 run() { echo "$1 run --documents $WORK/$2.yml --state-directory $WORK/st --log-directory $WORK/logs"; }
 clean="rm -rf $WORK/st $WORK/logs"
 # hyperfine takes either one --prepare for all commands or one per command, in order.

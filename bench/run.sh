@@ -119,17 +119,8 @@ record tool.kiln "$($K --version)"
 record settings "runs=$RUNS rounds=$ROUNDS"
 
 # --- documents ---------------------------------------------------------------------
-# steps NAME COUNT ACTION INPUT_LINE...: a one-phase document of COUNT identical steps.
-steps() {
-  local name=$1 count=$2 action=$3; shift 3
-  {
-    printf 'name: %s\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n' "$name"
-    for ((i = 0; i < count; i++)); do
-      printf '      - name: Step%d\n        action: %s\n        inputs:\n' "$i" "$action"
-      printf '          %s\n' "$@"
-    done
-  } >"$DOCS/$name.yml"
-}
+# shellcheck source=bench/documents.sh
+source "$ROOT/bench/documents.sh"
 echo "bench: generating documents and data in $DISK"
 steps bash500 500 ExecuteBash 'commands:' '  - "true"'
 steps bash50 50 ExecuteBash 'commands:' '  - "true"'
@@ -138,12 +129,7 @@ steps out1g 1 ExecuteBash 'commands:' "  - cat $DISK/1g.txt"
 steps out4m 1 ExecuteBash 'commands:' "  - head -c 4194304 $DISK/1g.txt"
 steps copy 1 CopyFolder '- source: '"$FAST/tree" '  destination: '"$FAST/copy-dst"
 steps delete 1 DeleteFolder '- path: '"$FAST/victim" '  force: true'
-{
-  printf 'name: big\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n'
-  for ((i = 0; i < 10000; i++)); do
-    printf '      - name: Step%d\n        action: ExecuteBash\n        inputs:\n          commands:\n            - echo "step %d"\n' "$i" "$i"
-  done
-} >"$DOCS/big10k.yml"
+big10k
 {
   printf -- '- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n'
   for ((i = 0; i < 50; i++)); do printf '    - name: step %d\n      shell: "true"\n' "$i"; done

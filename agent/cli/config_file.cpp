@@ -5,17 +5,9 @@
 
 #include "agent/document/suggest.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/engine/run_setup.h"
 
 namespace kiln {
-namespace {
-
-bool is_remote(const std::string& location) {
-  for (const char* scheme : {"s3://", "arn:", "http://", "https://"})
-    if (location.rfind(scheme, 0) == 0) return true;
-  return false;
-}
-
-}  // namespace
 
 // The "documents" list: each {path, parameters}; a relative path is relative to the
 // config file's folder when the file is there, else to the working folder.
@@ -49,7 +41,7 @@ void read_documents(const std::string& path, const nlohmann::json& root, Fail& f
 }
 
 bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
-  if (is_remote(path)) {
+  if (is_remote_location(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote config files are not supported by this build yet",
                            "download it and pass its local path", DiagnosticCode::Unreadable});
     return false;

@@ -126,6 +126,30 @@ RunHeader run_header(const CliOptions& cli, const std::string& execution_id, con
   return header;
 }
 
+// The inverse of run_arguments() and run_header(): the flags an execution was started with.
+CliOptions options_from_header(const RunHeader& header, const std::string& state_directory) {
+  const RunArguments& args = header.identity.args;
+  CliOptions cli;
+  cli.command = "run";
+  cli.documents = args.documents;
+  cli.phases = args.phases;
+  cli.parameters = args.parameters;
+  cli.document_parameters = args.document_parameters;
+  cli.blocked_actions = args.blocked_actions;
+  cli.log_directory = args.log_directory;
+  cli.execution_id = header.execution_id;
+  cli.state_directory = state_directory;
+  cli.reboot_mode = std::string(reboot_mode_name(header.reboot_mode));
+  cli.max_reboots = header.max_reboots;
+  cli.reboot_command = header.reboot_command;
+  cli.resume_trigger = header.resume_trigger;
+  cli.trace = header.trace;
+  cli.strict = header.strict;
+  cli.warnings_as_errors = header.warnings_as_errors;
+  cli.max_log_size = header.max_log_size;
+  return cli;
+}
+
 // Opens the execution to run: 0 with `execution` set, or the exit code to return.
 int open_execution(const CliOptions& cli, const ExecutionStore& store, const RunIdentity& identity,
                    std::unique_ptr<OpenExecution>& execution) {
@@ -243,25 +267,7 @@ int command_resume(const CliOptions& cli) {
     }
     if (e.state.finished || !e.state.header || e.locked) continue;
     const RunHeader& header = *e.state.header;
-    const RunArguments& args = header.identity.args;
-    CliOptions again;
-    again.command = "run";
-    again.documents = args.documents;
-    again.phases = args.phases;
-    again.parameters = args.parameters;
-    again.document_parameters = args.document_parameters;
-    again.blocked_actions = args.blocked_actions;
-    again.log_directory = args.log_directory;
-    again.execution_id = header.execution_id;
-    again.state_directory = store.directory();
-    again.reboot_mode = std::string(reboot_mode_name(header.reboot_mode));
-    again.max_reboots = header.max_reboots;
-    again.reboot_command = header.reboot_command;
-    again.resume_trigger = header.resume_trigger;
-    again.trace = header.trace;
-    again.strict = header.strict;
-    again.warnings_as_errors = header.warnings_as_errors;
-    again.max_log_size = header.max_log_size;
+    CliOptions again = options_from_header(header, store.directory());
     std::error_code ec;
     std::filesystem::current_path(header.cwd, ec);
     std::cerr << "kiln: resuming " << again.execution_id << "\n";

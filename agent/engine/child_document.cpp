@@ -37,7 +37,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   namespace fs = std::filesystem;
   ChildDocumentResult result;
   fs::path path = request.document;
-  bool remote = request.document.find("://") != std::string::npos || request.document.rfind("arn:", 0) == 0;
+  bool remote = is_remote_location(request.document);  // refused by prepare_document, as on the command line
   if (path.is_relative() && !remote) path = fs::path(parent.doc.source.path).parent_path() / path;
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(path, ec);

@@ -107,19 +107,15 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
   return out;
 }
 
-namespace {
-
-bool is_remote(const std::string& location) {
+bool is_remote_location(const std::string& location) {
   for (const char* scheme : {"s3://", "arn:", "http://", "https://"})
     if (location.rfind(scheme, 0) == 0) return true;
   return false;
 }
 
-}  // namespace
-
 bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
                    Diagnostics& diagnostics) {
-  if (is_remote(path)) {
+  if (is_remote_location(path)) {
     diagnostics.push_back({Severity::Error, {path, 0, 0},
                            "remote documents (S3, ARN, URL) are not supported by this build yet",
                            "download the document and pass its local path", DiagnosticCode::Unreadable});

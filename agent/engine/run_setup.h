@@ -53,6 +53,9 @@ struct PreparedDocument {
   std::string text;                              // as read, to quote lines in diagnostics
 };
 
+// Whether a document or config location is remote (s3://, arn:, http://, https://).
+bool is_remote_location(const std::string& location);
+
 // Reads and validates one document (a local file: remote locations and folders are
 // refused). True when it has no errors; every diagnostic is appended.
 bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
