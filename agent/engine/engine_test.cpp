@@ -59,6 +59,16 @@ nlohmann::json find_step(const std::string& log_folder, const std::string& name)
                                name);
 }
 
+// The document in `yaml`, validated, ready for run_documents().
+std::vector<kiln::DocumentToRun> documents_from(const std::string& yaml) {
+  kiln::LoadedDocument loaded;
+  kiln::Diagnostics diagnostics;
+  std::vector<kiln::DocumentToRun> documents(1);
+  REQUIRE(kiln::load_yaml_text("test.yml", yaml, loaded, diagnostics));
+  REQUIRE_FALSE(kiln::has_errors(kiln::validate_document(std::move(loaded), {}, documents[0].document)));
+  return documents;
+}
+
 MatrixRun run_matrix_case(const std::string& on_failure, const std::string& plan, int max_attempts,
                           int max_reboots = 10) {
   g_calls.clear();
@@ -68,11 +78,7 @@ MatrixRun run_matrix_case(const std::string& on_failure, const std::string& plan
                      "\n        inputs:\n          commands: [\"target:" + plan + "\"]\n"
                      "      - name: After\n        action: ExecuteBash\n        inputs:\n"
                      "          commands: [\"after:success\"]\n";
-  kiln::LoadedDocument loaded;
-  kiln::Diagnostics diagnostics;
-  REQUIRE(kiln::load_yaml_text("matrix.yml", yaml, loaded, diagnostics));
-  std::vector<kiln::DocumentToRun> documents(1);
-  REQUIRE_FALSE(kiln::has_errors(kiln::validate_document(std::move(loaded), {}, documents[0].document)));
+  std::vector<kiln::DocumentToRun> documents = documents_from(yaml);
   kiln::test::TempDir logs;
   kiln::RunOptions options;
   options.execution_id = "matrix";
@@ -163,11 +169,7 @@ TEST_CASE("engine: an action missing from the table is never called and fails th
   const kiln::ActionTable empty(nullptr, 0);
   std::string yaml = "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Target\n"
                      "        action: ExecuteBash\n        maxAttempts: 3\n        inputs:\n          commands: [\"x:success\"]\n";
-  kiln::LoadedDocument loaded;
-  kiln::Diagnostics diagnostics;
-  REQUIRE(kiln::load_yaml_text("missing.yml", yaml, loaded, diagnostics));
-  std::vector<kiln::DocumentToRun> documents(1);
-  REQUIRE_FALSE(kiln::has_errors(kiln::validate_document(std::move(loaded), {}, documents[0].document)));
+  std::vector<kiln::DocumentToRun> documents = documents_from(yaml);
   kiln::test::TempDir logs;
   kiln::RunOptions options;
   options.execution_id = "missing";
