@@ -83,8 +83,8 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   std::vector<std::string> ancestors = parent.ancestors;
   ancestors.push_back(key);
   DocumentRun run{child.document, child.variables, {}, child_id, parent.depth + 1, ancestors, key_prefix};
-  nlohmann::json record = run_document(run, prepare.phases, counters);
-  RunStatus status = parse_status(record.value("status", "")).value_or(RunStatus::Failed);
+  auto [recorded_status, record] = run_document(run, prepare.phases, counters);
+  RunStatus status = recorded_status.value_or(RunStatus::Failed);
   if (rebooting_) {
     result.reboot_requested = true;
     return result;

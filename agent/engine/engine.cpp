@@ -97,20 +97,19 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   std::string failed_document;
   for (size_t i = 0; i < documents.size(); ++i) {
     const Document& doc = documents[i].document;
-    nlohmann::json record;
+    Recorded document;
     if (execution.aborted() || execution.stopping()) {
-      record = execution.not_run_document_record(doc, options.phases);
+      document = {RunStatus::NotRun, execution.not_run_document_record(doc, options.phases)};
     } else {
       std::error_code ec;
       std::string canonical = std::filesystem::weakly_canonical(doc.source.path, ec).string();
       DocumentRun document_run{doc, documents[i].variables, {}, options.execution_id, 0, {canonical},
                                "d" + std::to_string(i) + "/"};
-      record = execution.run_document(document_run, options.phases, counters);
+      document = execution.run_document(document_run, options.phases, counters);
     }
-    std::optional<RunStatus> status = parse_status(record.value("status", ""));
-    if (status) tally.add(*status);
-    if (status == RunStatus::Failed && failed_document.empty()) failed_document = doc.source.path;
-    run["documents"].push_back(std::move(record));
+    if (document.status) tally.add(*document.status);
+    if (document.status == RunStatus::Failed && failed_document.empty()) failed_document = doc.source.path;
+    run["documents"].push_back(std::move(document.record));
   }
   std::string failure;
   RunStatus status = run_status(execution, tally, cancel, failed_document, failure);

@@ -16,19 +16,21 @@ Execution::Execution(RunLog& log, const RunOptions& options, const std::atomic<b
       reboots_.push_back({{"time", r.time}, {"step", r.step}, {"reason", r.reason}});
 }
 
-void Execution::save(const JournalRecord& record, bool durable) {
-  if (!persistence_.journal || !journal_error_.empty()) return;
+nlohmann::json Execution::save(JournalRecord record, bool durable) {
+  bool kept = kept_by_compaction(record);
+  nlohmann::json json = to_json(std::move(record));
+  if (!persistence_.journal || !journal_error_.empty()) return json;
   // Secrets stay out of the state too (a chained secret output is masked after a resume).
   const SecretMasker& masker = log_.masker();
-  nlohmann::json json = to_json(record);
   size_t before = persistence_.journal->bytes();
   std::string error = persistence_.journal->append(masker.empty() ? json : masker.mask_json(json), durable);
-  if (!kept_by_compaction(record)) droppable_bytes_ += persistence_.journal->bytes() - before;
+  if (!kept) droppable_bytes_ += persistence_.journal->bytes() - before;
   if (!error.empty()) {
     journal_error_ = error;
     log_.application("error", error);
     log_.console("Error", "", error);
   }
+  return json;
 }
 
 const StepState* Execution::resumed(const std::string& key) const {
@@ -37,7 +39,7 @@ const StepState* Execution::resumed(const std::string& key) const {
   return it == persistence_.resume->steps.end() ? nullptr : &it->second;
 }
 
-nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::string>& phases,
+Recorded Execution::run_document(DocumentRun& run, const std::vector<std::string>& phases,
                                        Counters& counters) {
   const Document& doc = run.doc;
   nlohmann::json record = {{"name", doc.name},   {"filePath", doc.source.path},  {"description", doc.description},
@@ -62,7 +64,7 @@ nlohmann::json Execution::run_document(DocumentRun& run, const std::vector<std::
   if (tally.failed()) record["failureMessage"] = "Document " + doc.source.path + " failed!";
   if (stopped && run.depth == 0 && !stopping()) aborted_ = true;
   reporter_.document_finished(doc.source.path, status);
-  return record;
+  return {status, std::move(record)};
 }
 
 // Runs the steps of one phase (or records them notRun once the document has stopped).
@@ -79,8 +81,7 @@ RunStatus Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, 
       continue;
     }
     std::string key = run.key_prefix + "p" + std::to_string(pi) + "/s" + std::to_string(si);
-    nlohmann::json step_record = run_step(run, key, phase.name, step, counters);
-    std::optional<RunStatus> status = parse_status(step_record.value("status", ""));
+    auto [status, step_record] = run_step(run, key, phase.name, step, counters);
     if (status) tally.add(*status);
     if (status == RunStatus::Failed && step.on_failure == OnFailure::Abort) {
       stopped = true;

@@ -43,6 +43,13 @@ struct DocumentRun {
   std::string key_prefix;              // journal keys of this document's steps start with this
 };
 
+// A step's or a document's record in detailedoutput.json, with its status as a value
+// (the record spells it too; a replayed record whose status kiln cannot read has none).
+struct Recorded {
+  std::optional<RunStatus> status;
+  nlohmann::json record;
+};
+
 // A step being run: what its parts share. Built in place (the scope points into it).
 struct StepRun {
   DocumentRun& run;
@@ -109,21 +116,22 @@ class Execution {
 
   // Appends a state record. A durable record is on disk before this returns; if it
   // cannot be written the run stops (it stays resumable once the disk has room).
-  void save(const JournalRecord& record, bool durable = true);
+  // Returns the record's JSON form, into which its large members were moved.
+  nlohmann::json save(JournalRecord record, bool durable = true);
 
   // Runs one document; returns its record. `depth` 0 is a top-level document.
-  nlohmann::json run_document(DocumentRun& run, const std::vector<std::string>& phases, Counters& counters);
+  Recorded run_document(DocumentRun& run, const std::vector<std::string>& phases, Counters& counters);
   nlohmann::json not_run_document_record(const Document& doc, const std::vector<std::string>& phases);
 
  private:
   RunStatus run_phase(DocumentRun& run, size_t phase_index, Counters& counters, nlohmann::json& phase_record,
                    bool& stopped);
-  nlohmann::json run_step(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
+  Recorded run_step(DocumentRun& run, const std::string& key, const std::string& phase, const StepSpec& step,
                           Counters& counters);
-  nlohmann::json replay_finished(StepRun& s, const StepState& before, Counters& counters);
+  Recorded replay_finished(StepRun& s, const StepState& before, Counters& counters);
   void evaluate_if(StepRun& s, StepOutcome& outcome);
   void run_attempts(StepRun& s, StepOutcome& outcome);
-  nlohmann::json finish_step(StepRun& s, StepOutcome& outcome, Counters& counters);
+  Recorded finish_step(StepRun& s, StepOutcome& outcome, Counters& counters);
   static nlohmann::json base_record(const StepSpec& step);
 
   AttemptResult run_attempt(StepRun& s, int64_t attempt);  // attempt.cpp

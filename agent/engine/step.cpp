@@ -6,7 +6,7 @@
 
 namespace kiln {
 
-nlohmann::json Execution::run_step(DocumentRun& run, const std::string& key, const std::string& phase,
+Recorded Execution::run_step(DocumentRun& run, const std::string& key, const std::string& phase,
                                    const StepSpec& spec, Counters& counters) {
   StepRun s{run, spec, key, {phase, spec.name, spec.action}, resumed(key), run.traces[phase + "\n" + spec.name], {},
             {}};
@@ -29,14 +29,15 @@ nlohmann::json Execution::run_step(DocumentRun& run, const std::string& key, con
 }
 
 // Done before a reboot or crash: never run again; its inputs and outputs are chained.
-nlohmann::json Execution::replay_finished(StepRun& s, const StepState& before, Counters& counters) {
+Recorded Execution::replay_finished(StepRun& s, const StepState& before, Counters& counters) {
   // The record holds inputs and outputs as JSON text (AWSTOE's shape); chaining needs them parsed.
   s.trace.inputs = nlohmann::json::parse(before.record.value("inputs", "[]"), nullptr, false);
   s.trace.outputs = nlohmann::json::parse(before.record.value("outputs", "[]"), nullptr, false);
   s.trace.ran = before.ran;
-  if (auto status = parse_status(before.record.value("status", ""))) counters.count(*status);
+  std::optional<RunStatus> status = parse_status(before.record.value("status", ""));
+  if (status) counters.count(*status);
   reporter_.step_replayed(s.label);
-  return before.record;
+  return {status, before.record};
 }
 
 // The `if`: evaluated once, even across reboots (its verdict is in the journal).
@@ -117,21 +118,21 @@ void Execution::run_attempts(StepRun& s, StepOutcome& outcome) {
 
 // Records the step's end: rebooting and interrupted steps run again later; others are
 // finished for good, with onFailure applied and the Reboot action's reboot asked for.
-nlohmann::json Execution::finish_step(StepRun& s, StepOutcome& outcome, Counters& counters) {
+Recorded Execution::finish_step(StepRun& s, StepOutcome& outcome, Counters& counters) {
   nlohmann::json& record = outcome.record;
   record["endTime"] = utc_timestamp();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - s.started).count();
   if (outcome.end == StepEnd::RebootBefore) {  // runs again from its start: not finished, not counted
     record["status"] = status_name(RunStatus::Rebooting);
     reporter_.step_rebooting(s.label);
-    return record;
+    return {RunStatus::Rebooting, std::move(record)};
   }
   if (outcome.end == StepEnd::Stopped) {
     record["status"] = status_name(RunStatus::Interrupted);
     record["failureMessage"] = outcome.failure;
     save(StepInterruptedRecord{s.key});
     reporter_.step_interrupted(s.label, outcome.failure);
-    return record;
+    return {RunStatus::Interrupted, std::move(record)};
   }
   RunStatus status = outcome.status.value_or(RunStatus::Failed);
   if (outcome.end == StepEnd::RebootAfter && static_cast<int>(reboots_.size()) >= options_.max_reboots) {
@@ -143,13 +144,12 @@ nlohmann::json Execution::finish_step(StepRun& s, StepOutcome& outcome, Counters
   counters.count(status);
   record["status"] = status_name(status);
   record["failureMessage"] = outcome.failure;
-  StepFinishedRecord finished{s.key, std::move(record), s.trace.ran};
-  save(finished);
-  record = std::move(finished.record);
+  // The record goes into the journal and comes back out: no copy of its outputs.
+  record = std::move(save(StepFinishedRecord{s.key, std::move(record), s.trace.ran})["record"]);
   reporter_.step_finished(s.label, status, ms, outcome.failure);
   if (outcome.end == StepEnd::RebootAfter) request_reboot(s, "Reboot action", ResumeAt::NextStep, 0);
   log_.flush();
-  return record;
+  return {status, std::move(record)};
 }
 
 }  // namespace kiln

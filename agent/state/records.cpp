@@ -142,6 +142,24 @@ std::string RunIdentity::describe_change_to(const RunIdentity& now) const {
 
 json to_json(const JournalRecord& record) { return std::visit(ToJson{}, record); }
 
+json to_json(JournalRecord&& record) {
+  // The two kinds that can hold megabytes (a step's record with its outputs, a loop
+  // iteration's outputs) are moved into the JSON; the others are small.
+  if (auto* finished = std::get_if<StepFinishedRecord>(&record)) {
+    json j = {{"type", "stepFinished"}, {"key", finished->key}, {"ran", finished->ran}};
+    j["record"] = std::move(finished->record);
+    return j;
+  }
+  if (auto* iteration = std::get_if<IterationRecord>(&record)) {
+    json j = {{"type", "iteration"}, {"key", iteration->key}, {"attempt", iteration->attempt}, {"index", iteration->index}};
+    j["inputs"] = std::move(iteration->inputs);
+    j["outputs"] = std::move(iteration->outputs);
+    j["detailedOutput"] = std::move(iteration->detailed_output);
+    return j;
+  }
+  return to_json(static_cast<const JournalRecord&>(record));
+}
+
 std::optional<JournalRecord> record_from_json(const json& j) {
   if (!j.is_object()) return std::nullopt;
   std::string type = value_or(j, "type", std::string());

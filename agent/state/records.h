@@ -140,6 +140,8 @@ using JournalRecord = std::variant<RunHeader, StepStartedRecord, ConditionRecord
                                    StepFinishedRecord, RebootRecord, StepInterruptedRecord, RunFinishedRecord>;
 
 nlohmann::json to_json(const JournalRecord& record);
+// The same, moving the record's large members (a step's record, an iteration's outputs) into it.
+nlohmann::json to_json(JournalRecord&& record);
 // A record read back; nullopt for an unknown type or a malformed record.
 std::optional<JournalRecord> record_from_json(const nlohmann::json& json);
 // Whether compaction keeps records of this kind (step starts and loop iterations are dropped).
