@@ -10,7 +10,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libboost-dev libboost-program-options-dev libspdlog-dev nlohmann-json3-dev
-  libssl-dev libre2-dev doctest-dev libarchive-dev strace
+  libssl-dev libre2-dev doctest-dev libarchive-dev libcurl4-openssl-dev strace
+  # test servers and referees (tests start them on loopback): nginx for ranges, tinyproxy,
+  # python3-botocore to recompute SigV4 signatures, awscli to cross-check S3 transfers,
+  # openssl for a self-signed certificate, node for s3rver
+  nginx-light tinyproxy python3 python3-botocore awscli openssl
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -30,5 +34,15 @@ if [ ! -f third_party/valijson/usr/include/valijson/validator.hpp ]; then
   }
   dpkg -x "$tmp"/libvalijson-dev_*.deb third_party/valijson
   rm -rf "$tmp"
+fi
+# s3rver (an S3-compatible server, npm) for the S3 tests, kept in a cache folder that
+# survives checkouts: tests find it through KILN_S3RVER or this default.
+s3rver_home="${KILN_TEST_CACHE:-/var/cache/kiln-test}/s3rver"
+if [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ]; then
+  if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  $SUDO mkdir -p "$s3rver_home"
+  (cd "$s3rver_home" && $SUDO npm install --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null)
 fi
 echo "setup: dependencies ready"
