@@ -5,6 +5,7 @@
 
 #include "agent/document/suggest.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/engine/remote_access.h"
 #include "agent/engine/run_setup.h"
 
 namespace kiln {
@@ -41,13 +42,20 @@ void read_documents(const std::string& path, const nlohmann::json& root, Fail& f
 }
 
 bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
-  if (is_remote_location(path)) {
-    diagnostics.push_back({Severity::Error, {path, 0, 0}, "remote config files are not supported by this build yet",
-                           "download it and pass its local path", DiagnosticCode::Unreadable});
-    return false;
-  }
   LoadedDocument config;
-  bool ok = load_yaml_file(path, config, diagnostics);
+  bool ok = false;
+  if (is_remote_location(path)) {
+    // s3:// or https:// (the bucket owner check applies to the config's bucket too).
+    Expected<std::string> text = fetch_remote_text(path, cli.document_s3_bucket_owner);
+    if (!text) {
+      diagnostics.push_back({Severity::Error, {path, 0, 0}, text.error(), "check the location and the credentials",
+                             DiagnosticCode::Unreadable});
+      return false;
+    }
+    ok = load_yaml_text(path, std::move(*text), config, diagnostics);
+  } else {
+    ok = load_yaml_file(path, config, diagnostics);
+  }
   sources.texts[path] = config.text;
   if (!ok) return false;
   static const std::vector<std::string> known = {
@@ -95,9 +103,20 @@ bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnost
   text("logDirectory", cli.log_directory);
   text("stateDirectory", cli.state_directory);
   if (root.contains("trace") && root["trace"].is_boolean() && root["trace"].get<bool>()) cli.trace = true;
-  for (const char* key : {"logS3BucketName", "logS3KeyPrefix", "logS3BucketOwner", "cwLogGroup", "cwLogStream",
-                          "cwLogRegion", "documentS3BucketOwner"})
-    if (root.contains(key)) cli.unsupported.push_back(std::string("\"") + key + "\" in the config file");
+  LogDestinations& logs = cli.log_destinations;
+  text("logS3BucketName", logs.s3_bucket);
+  text("logS3KeyPrefix", logs.s3_key_prefix);
+  text("logS3BucketOwner", logs.s3_bucket_owner);
+  text("cwLogGroup", logs.cw_log_group);
+  text("cwLogStream", logs.cw_log_stream);
+  text("cwLogRegion", logs.cw_log_region);
+  text("documentS3BucketOwner", cli.document_s3_bucket_owner);
+  if (root.contains("cwIgnoreFailures")) {
+    const nlohmann::json& v = root["cwIgnoreFailures"];
+    if (v.is_boolean()) logs.cw_ignore_failures = logs.cw_ignore_failures || v.get<bool>();
+    else if (v == "true" || v == "false") logs.cw_ignore_failures = logs.cw_ignore_failures || v == "true";
+    else fail("/cwIgnoreFailures", "cwIgnoreFailures must be true or false", "");
+  }
   return !has_errors(diagnostics);
 }
 

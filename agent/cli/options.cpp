@@ -104,7 +104,7 @@ std::string usage_text(const std::string& program) {
 
 std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   po::options_description options;
-  std::string documents, phases, parameters, blocked, max_log_size;
+  std::string documents, phases, parameters, blocked, max_log_size, cw_ignore_failures;
   options.add_options()
       ("help,h", "")("version,v", "")
       ("documents,d", po::value(&documents), "")("config,c", po::value(&out.config), "")
@@ -120,10 +120,14 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("reboot-mode", po::value(&out.reboot_mode), "")("max-reboots", po::value(&out.max_reboots), "")
       ("max-log-size", po::value(&max_log_size), "")
       ("reboot-command", po::value(&out.reboot_command), "")("resume-trigger", po::value(&out.resume_trigger), "")
-      ("log-s3-bucket-name,b", po::value<std::string>(), "")("log-s3-key-prefix,k", po::value<std::string>(), "")
-      ("log-s3-bucket-owner", po::value<std::string>(), "")("document-s3-bucket-owner", po::value<std::string>(), "")
-      ("cw-log-group", po::value<std::string>(), "")("cw-log-stream", po::value<std::string>(), "")
-      ("cw-log-region", po::value<std::string>(), "")("cw-ignore-failures", po::value<std::string>()->implicit_value("true"), "");
+      ("log-s3-bucket-name,b", po::value(&out.log_destinations.s3_bucket), "")
+      ("log-s3-key-prefix,k", po::value(&out.log_destinations.s3_key_prefix), "")
+      ("log-s3-bucket-owner", po::value(&out.log_destinations.s3_bucket_owner), "")
+      ("document-s3-bucket-owner", po::value(&out.document_s3_bucket_owner), "")
+      ("cw-log-group", po::value(&out.log_destinations.cw_log_group), "")
+      ("cw-log-stream", po::value(&out.log_destinations.cw_log_stream), "")
+      ("cw-log-region", po::value(&out.log_destinations.cw_log_region), "")
+      ("cw-ignore-failures", po::value(&cw_ignore_failures)->implicit_value("true"), "");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&out.command), "");
   po::options_description all;
@@ -146,9 +150,17 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
     out.parameters_given = true;
     if (std::string error = parse_parameter_list(parameters, out.parameters); !error.empty()) return error;
   }
-  for (const char* flag : {"log-s3-bucket-name", "log-s3-key-prefix", "log-s3-bucket-owner", "document-s3-bucket-owner",
-                           "cw-log-group", "cw-log-stream", "cw-log-region", "cw-ignore-failures"})
-    if (vm.count(flag)) out.unsupported.push_back(std::string("--") + flag);
+  if (vm.count("cw-ignore-failures")) {
+    std::string v = lowercase_ascii(cw_ignore_failures);
+    if (v != "true" && v != "false") return "--cw-ignore-failures must be true or false";
+    out.log_destinations.cw_ignore_failures = v == "true";
+  }
+  const LogDestinations& logs = out.log_destinations;
+  if ((!logs.s3_key_prefix.empty() || !logs.s3_bucket_owner.empty()) && logs.s3_bucket.empty())
+    return "--log-s3-key-prefix and --log-s3-bucket-owner need --log-s3-bucket-name";
+  if (logs.cw_log_group.empty() != logs.cw_log_stream.empty())
+    return "--cw-log-group and --cw-log-stream go together";
+  if (!logs.cw_log_region.empty() && logs.cw_log_group.empty()) return "--cw-log-region needs --cw-log-group";
   if (!out.command.empty() && out.command != "run" && out.command != "validate" && out.command != "resume" &&
       out.command != "status")
     return "unknown command '" + out.command + "' (expected run, validate, resume or status)";

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/state/records.h"
+
 namespace kiln {
 
 struct CliOptions {
@@ -32,7 +34,8 @@ struct CliOptions {
   std::string reboot_command;           // default: /sbin/shutdown -r now
   std::string resume_trigger = "auto";  // auto | systemd | cron | none
   std::vector<std::map<std::string, std::string>> document_parameters;  // from --config, per document
-  std::vector<std::string> unsupported;  // flags accepted for compatibility but refused
+  LogDestinations log_destinations;         // --log-s3-*, --cw-*
+  std::string document_s3_bucket_owner;      // --document-s3-bucket-owner
 };
 
 // Parses argv. Returns "" or an error message (a usage error, exit code 2).

@@ -38,6 +38,7 @@ void install_signal_handlers() {
 }
 
 std::string absolute(const std::string& path) {
+  if (is_remote_location(path)) return path;  // s3://, https://: as given
   std::error_code ec;
   auto p = std::filesystem::absolute(path, ec);
   return ec ? path : p.lexically_normal().string();
@@ -63,11 +64,6 @@ int read_run_arguments(CliOptions& cli, SourceTexts& sources) {
     }
   } else if (cli.documents.empty()) {
     std::cerr << "kiln: run needs --documents or --config\n" << usage_text("kiln");
-    return 2;
-  }
-  if (!cli.unsupported.empty()) {
-    std::cerr << "kiln: not supported by this build yet: " << join_words(cli.unsupported)
-              << " (S3 log upload and CloudWatch streaming are planned)\n";
     return 2;
   }
   cli.document_parameters.resize(cli.documents.size());
@@ -123,6 +119,8 @@ RunHeader run_header(const CliOptions& cli, const std::string& execution_id, con
   header.strict = cli.strict;
   header.warnings_as_errors = cli.warnings_as_errors;
   header.max_log_size = cli.max_log_size;
+  header.log_destinations = cli.log_destinations;
+  header.document_s3_bucket_owner = cli.document_s3_bucket_owner;
   return header;
 }
 
@@ -147,6 +145,8 @@ CliOptions options_from_header(const RunHeader& header, const std::string& state
   cli.strict = header.strict;
   cli.warnings_as_errors = header.warnings_as_errors;
   cli.max_log_size = header.max_log_size;
+  cli.log_destinations = header.log_destinations;
+  cli.document_s3_bucket_owner = header.document_s3_bucket_owner;
   return cli;
 }
 
@@ -210,7 +210,7 @@ int command_run(CliOptions cli) {
   SourceTexts sources;
   if (int code = read_run_arguments(cli, sources)) return code;
   PrepareOptions prepare{sys::host_platform(), cli.strict, cli.phases, cli.blocked_actions, &builtin_actions(),
-                         cli.warnings_as_errors};
+                         cli.warnings_as_errors, cli.document_s3_bucket_owner};
   std::vector<DocumentToRun> documents;
   RunIdentity identity{run_arguments(cli), {}};
   if (int code = prepare_documents(cli, prepare, documents, identity, sources)) return code;
@@ -239,6 +239,8 @@ int command_run(CliOptions cli) {
   options.progress = ::isatty(STDERR_FILENO);
   options.max_reboots = cli.max_reboots;
   options.max_log_size = cli.max_log_size;
+  options.log_destinations = cli.log_destinations;
+  options.document_s3_bucket_owner = cli.document_s3_bucket_owner;
   options.actions = &builtin_actions();
   RunPersistence persistence{&execution->journal(), execution->resume(), run_header(cli, execution->id(), identity)};
   install_signal_handlers();

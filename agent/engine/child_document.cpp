@@ -37,7 +37,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   namespace fs = std::filesystem;
   ChildDocumentResult result;
   fs::path path = request.document;
-  bool remote = is_remote_location(request.document);  // refused by prepare_document, as on the command line
+  bool remote = is_remote_location(request.document);  // fetched by prepare_document, as on the command line
   if (path.is_relative() && !remote) path = fs::path(parent.doc.source.path).parent_path() / path;
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(path, ec);
@@ -49,6 +49,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   prepare.platform = options_.platform;
   prepare.strict = options_.strict;
   prepare.warnings_as_errors = options_.warnings_as_errors;
+  prepare.document_s3_bucket_owner = options_.document_s3_bucket_owner;
   prepare.blocked_actions = options_.blocked_actions;
   prepare.actions = options_.actions;
   for (auto& p : split_nonempty(request.phases, ',')) prepare.phases.emplace_back(trim_ascii(p));

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "agent/engine/execution.h"
+#include "agent/engine/remote_access.h"
 #include "agent/engine/run_setup.h"
 #include "agent/sys/host.h"
 
@@ -69,6 +70,32 @@ RunStatus run_status(const Execution& execution, const StatusTally& tally, const
   return tally.status();
 }
 
+// Ends CloudWatch streaming and uploads the log folder. A CloudWatch failure fails the
+// run unless --cw-ignore-failures; a failed upload fails it too (the pipeline asked for
+// the logs in S3, and they are not there), and logUrl then names the local folder.
+void finish_remote_logs(RemoteLogs& remote_logs, const LogDestinations& destinations, bool upload, RunLog& log,
+                        RunOutcome& outcome) {
+  auto fail = [&](const std::string& message) {
+    log.application("error", message);
+    outcome.diagnostics.push_back({Severity::Error, {"kiln", 0, 0}, message, ""});
+    if (outcome.exit_code == 0) {
+      outcome.exit_code = 1;
+      outcome.summary["status"] = status_name(RunStatus::Failed);
+      outcome.summary["failureMessage"] = message;
+    }
+  };
+  if (Status streamed = remote_logs.finish_streaming(); !streamed) {
+    if (destinations.cw_ignore_failures) log.application("warn", streamed.error() + " (ignored: --cw-ignore-failures)");
+    else fail(streamed.error());
+  }
+  if (!upload) return;
+  log.flush();
+  if (Status uploaded = remote_logs.upload(); !uploaded) {
+    outcome.summary["logUrl"] = log.folder();
+    fail("the log folder could not be uploaded: " + uploaded.error());
+  }
+}
+
 }  // namespace
 
 RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions& options,
@@ -87,6 +114,16 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
   log.set_max_log_size(options.max_log_size >= 0 ? static_cast<uint64_t>(options.max_log_size)
                                                  : RunLog::default_max_log_size(log.folder()));
   for (auto& d : documents) add_secrets(d.document, d.variables, log.masker());
+  RemoteLogs remote_logs(options.log_destinations, log);
+  if (Status streaming = remote_logs.start(); !streaming) {
+    if (!options.log_destinations.cw_ignore_failures) {
+      outcome.exit_code = 1;
+      outcome.diagnostics.push_back({Severity::Error, {"kiln", 0, 0}, streaming.error(),
+                                     "nothing was run; fix the CloudWatch Logs settings or pass --cw-ignore-failures"});
+      return outcome;
+    }
+    log.application("warn", streaming.error() + " (ignored: --cw-ignore-failures)");
+  }
   Execution execution(log, options, cancel, persistence);
   start_run(execution, log, options, persistence, documents);
   std::string start_time = resume && resume->header ? resume->header->start_time : utc_timestamp();
@@ -123,12 +160,16 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                                    {"ignoredFailedStepCount", counters.ignored},
                                    {"rebootCount", execution.reboots().size()},
                                    {"failureMessage", failure},            {"logUrl", log.folder()}};
+  outcome.rebooting = status == RunStatus::Rebooting;
+  outcome.finished = status != RunStatus::Rebooting && status != RunStatus::Interrupted;
+  // The logs go to S3 once the execution is over (not before a reboot: it goes on after).
+  bool upload = outcome.finished && options.log_destinations.uploads_to_s3();
+  if (upload) outcome.summary["logUrl"] = remote_logs.log_url();
   outcome.summary = log.masker().mask_json(outcome.summary);
   execution.reporter().run_finished(status, outcome.summary);
   execution.reporter().run_completed(status, failure);
-  outcome.rebooting = status == RunStatus::Rebooting;
-  outcome.finished = status != RunStatus::Rebooting && status != RunStatus::Interrupted;
   outcome.exit_code = outcome.rebooting ? 194 : (status == RunStatus::Failed || status == RunStatus::Interrupted) ? 1 : 0;
+  finish_remote_logs(remote_logs, options.log_destinations, upload, log, outcome);
   if (outcome.finished && persistence.journal) {
     execution.save(RunFinishedRecord{outcome.summary, outcome.exit_code});
     compact_if_worth_it(execution, *persistence.journal, log);

@@ -14,6 +14,7 @@
 #include "actions/action.h"
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
+#include "agent/engine/resolver.h"
 #include "agent/state/records.h"
 #include "agent/state/run_journal.h"
 #include "agent/state/run_state.h"
@@ -33,6 +34,9 @@ struct RunOptions {
   int max_reboots = 10;                           // --max-reboots: more fail the run
   int64_t max_log_size = -1;                      // --max-log-size in bytes; 0: none; -1: the default
   const ActionTable* actions = nullptr;           // what steps can run (required)
+  LogDestinations log_destinations;               // --log-s3-*, --cw-*
+  std::string document_s3_bucket_owner;          // reaches ExecuteDocument's s3:// children
+  ExternalValues* external_values = nullptr;      // aws:ssm / aws:imds; null: AWS (tests inject)
 };
 
 // Where the run keeps its crash-safe state, and what an earlier attempt left.

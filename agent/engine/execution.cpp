@@ -3,6 +3,7 @@
 
 #include "agent/base/time.h"
 #include "agent/engine/execution.h"
+#include "agent/engine/remote_access.h"
 #include "agent/engine/run_setup.h"
 #include "agent/sys/host.h"
 
@@ -11,6 +12,8 @@ namespace kiln {
 Execution::Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel,
                      RunPersistence persistence)
     : log_(log), reporter_(log, options.progress, TerminalStyle::from_environment(options.trace)), options_(options), cancel_(cancel), persistence_(persistence) {
+  external_ = options.external_values;
+  if (!external_) external_ = (own_external_ = std::make_unique<AwsExternalValues>(log.masker())).get();
   if (persistence_.resume)
     for (const auto& r : persistence_.resume->reboots)
       reboots_.push_back({{"time", r.time}, {"step", r.step}, {"reason", r.reason}});

@@ -162,6 +162,8 @@ class Execution {
   size_t droppable_bytes_ = 0;
   int document_serial_ = 0;
   std::map<std::string, std::string> host_facts_;
+  std::unique_ptr<ExternalValues> own_external_;  // AWS, unless the options bring their own
+  ExternalValues* external_ = nullptr;
 };
 
 }  // namespace kiln

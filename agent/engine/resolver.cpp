@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "agent/base/text.h"
 #include "agent/document/expression.h"
 
 namespace kiln {
@@ -41,6 +42,38 @@ bool resolve_chaining(const Expression& e, const std::map<std::string, StepTrace
   return true;
 }
 
+// {{ aws:ssm:name }}, or {{ aws:ssm:resolve(x) }} whose parameter name is the value of
+// the document parameter x or of another SSM reference (resolve(aws:ssm:/other)).
+bool resolve_ssm(const Expression& e, std::string_view key, const ResolveScope& scope, std::string& out,
+                 std::string& error) {
+  if (!scope.external) {
+    error = "'{{ " + e.text + " }}': AWS references cannot be resolved here";
+    return false;
+  }
+  std::string name(key);
+  constexpr std::string_view kResolve = "resolve(";
+  if (key.substr(0, kResolve.size()) == kResolve) {
+    if (key.back() != ')') {
+      error = "'{{ " + e.text + " }}': resolve( is not closed";
+      return false;
+    }
+    std::string inner(trim_ascii(key.substr(kResolve.size(), key.size() - kResolve.size() - 1)));
+    if (inner.rfind("aws:ssm:", 0) == 0) {
+      if (!resolve_ssm(e, std::string_view(inner).substr(8), scope, name, error)) return false;
+    } else if (!lookup(scope.variables, inner, name)) {
+      error = "'{{ " + e.text + " }}': '" + inner + "' is not a parameter of this document";
+      return false;
+    }
+  }
+  Expected<std::string> value = scope.external->ssm_parameter(name);
+  if (!value) {
+    error = "'{{ " + e.text + " }}': " + value.error();
+    return false;
+  }
+  out = std::move(*value);
+  return true;
+}
+
 // Returns true and sets `out` when `e` resolves; loop expressions outside their loop and
 // text that is no expression stay as written (AWSTOE does the same), signalled by `keep`.
 bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& out, bool& keep, std::string& error) {
@@ -70,9 +103,17 @@ bool resolve_one(const Expression& e, const ResolveScope& scope, std::string& ou
       error = "unknown context key '" + e.key + "'";
       return false;
     case ExpressionKind::Ssm:
-    case ExpressionKind::Imds:
-      error = "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported yet";
-      return false;
+      return resolve_ssm(e, e.key, scope, out, error);
+    case ExpressionKind::Imds: {
+      if (!scope.external) break;
+      Expected<std::string> value = scope.external->instance_metadata(e.key);
+      if (!value) {
+        error = "'{{ " + e.text + " }}': " + value.error();
+        return false;
+      }
+      out = std::move(*value);
+      return true;
+    }
     case ExpressionKind::Invalid:
       // Not an expression (`{{ .State.Running }}`, a '{{' never closed): the text stays
       // as written, as AWSTOE leaves it; validation warned about it.

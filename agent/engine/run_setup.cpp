@@ -4,35 +4,13 @@
 #include <filesystem>
 
 #include "actions/action.h"
-#include "agent/document/expression.h"
 #include "agent/document/schema_registry.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/engine/remote_access.h"
 #include "agent/sys/host.h"
 
 namespace kiln {
-namespace {
-
-void refuse_expressions(const nlohmann::json& value, const Document& doc, const std::string& pointer,
-                        Diagnostics& out) {
-  if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) refuse_expressions(value[i], doc, pointer_append(pointer, i), out);
-    return;
-  }
-  if (value.is_object()) {
-    for (const auto& [k, v] : value.items()) refuse_expressions(v, doc, pointer_append(pointer, k), out);
-    return;
-  }
-  if (!value.is_string() || value.get_ref<const std::string&>().find("{{") == std::string::npos) return;
-  for (const auto& e : find_expressions(value.get_ref<const std::string&>()))
-    if (e.kind == ExpressionKind::Ssm || e.kind == ExpressionKind::Imds)
-      out.push_back(
-          {Severity::Error, doc.source.at(pointer),
-           "'{{ " + e.text + " }}': AWS parameter and metadata references are not supported by this build yet",
-           "pass the value as a parameter instead", DiagnosticCode::NotRunnable});
-}
-
-}  // namespace
 
 bool phase_selected(const std::vector<std::string>& phases, const std::string& name) {
   return phases.empty() || std::find(phases.begin(), phases.end(), name) != phases.end();
@@ -93,15 +71,6 @@ Diagnostics check_runnable(const Document& doc, const std::vector<std::string>& 
              "nothing was run; `kiln validate` accepts the document, but `kiln run` cannot execute it",
              DiagnosticCode::NotRunnable});
       }
-      const nlohmann::json* step_json = nullptr;
-      try {
-        step_json = &doc.source.root.at(nlohmann::json::json_pointer(step.pointer));
-      } catch (const nlohmann::json::exception&) {
-      }
-      if (!step_json || !step_json->is_object()) continue;
-      for (const char* key : {"inputs", "if", "loop"})
-        if (auto it = step_json->find(key); it != step_json->end())
-          refuse_expressions(*it, doc, step.pointer + "/" + key, out);
     }
   }
   return out;
@@ -114,21 +83,26 @@ bool is_remote_location(const std::string& location) {
 }
 
 bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
-                   Diagnostics& diagnostics) {
-  if (is_remote_location(path)) {
-    diagnostics.push_back({Severity::Error, {path, 0, 0},
-                           "remote documents (S3, ARN, URL) are not supported by this build yet",
-                           "download the document and pass its local path", DiagnosticCode::Unreadable});
-    return false;
-  }
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document", "pass a .yml/.yaml/.json file",
-                           DiagnosticCode::Unreadable});
-    return false;
-  }
+                   Diagnostics& diagnostics, const std::string& s3_bucket_owner) {
   LoadedDocument loaded;
-  bool read = load_yaml_file(path, loaded, diagnostics);
+  bool read = false;
+  if (is_remote_location(path)) {
+    Expected<std::string> text = fetch_remote_text(path, s3_bucket_owner);
+    if (!text) {
+      diagnostics.push_back({Severity::Error, {path, 0, 0}, text.error(),
+                             "check the location, the network and the credentials", DiagnosticCode::Unreadable});
+      return false;
+    }
+    read = load_yaml_text(path, std::move(*text), loaded, diagnostics);
+  } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document",
+                             "pass a .yml/.yaml/.json file", DiagnosticCode::Unreadable});
+      return false;
+    }
+    read = load_yaml_file(path, loaded, diagnostics);
+  }
   out.text = loaded.text;
   if (!read) return false;
   Diagnostics found = validate_document(std::move(loaded), options, out.document);
@@ -143,7 +117,7 @@ PrepareResult prepare_document(const std::string& path, const std::map<std::stri
   validate.platform = options.platform;
   validate.strict = options.strict;
   validate.warnings_as_errors = options.warnings_as_errors;
-  if (!load_document(path, validate, out, diagnostics)) return PrepareResult::Invalid;
+  if (!load_document(path, validate, out, diagnostics, options.document_s3_bucket_owner)) return PrepareResult::Invalid;
   Diagnostics refused = options.actions ? check_runnable(out.document, options.phases, options.blocked_actions,
                                                          *options.actions)
                                         : Diagnostics{{Severity::Error, {path, 0, 0}, "no actions to run with", ""}};

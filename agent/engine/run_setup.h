@@ -38,6 +38,7 @@ struct PrepareOptions {
   std::set<std::string> blocked_actions;
   const ActionTable* actions = nullptr;
   bool warnings_as_errors = false;  // a validation warning refuses the document
+  std::string document_s3_bucket_owner;  // s3:// documents must come from this account's bucket
 };
 
 enum class PrepareResult {
@@ -56,13 +57,13 @@ struct PreparedDocument {
 // Whether a document or config location is remote (s3://, arn:, http://, https://).
 bool is_remote_location(const std::string& location);
 
-// Reads and validates one document (a local file: remote locations and folders are
-// refused). True when it has no errors; every diagnostic is appended.
+// Reads and validates one document: a local file, or s3:// / https:// (an ARN and a
+// folder are refused). True when it has no errors; every diagnostic is appended.
 bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
-                   Diagnostics& diagnostics);
+                   Diagnostics& diagnostics, const std::string& s3_bucket_owner = "");
 
-// Reads, validates and binds one document: a local file (remote locations and folders
-// are refused), checked against the schemas, then check_runnable, then bind_variables.
+// Reads, validates and binds one document (as load_document reads it), checked against
+// the schemas, then check_runnable, then bind_variables.
 // Every diagnostic (warnings too) is appended to `diagnostics`.
 PrepareResult prepare_document(const std::string& path, const std::map<std::string, std::string>& given,
                                const PrepareOptions& options, PreparedDocument& out, Diagnostics& diagnostics);

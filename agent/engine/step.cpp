@@ -15,7 +15,7 @@ Recorded Execution::run_step(DocumentRun& run, const std::string& key, const std
   // that can refer to it.
   if (spec.loop || spec.inputs_have_expressions || spec.if_has_expressions)
     s.context = context_for(run, phase, spec.name);
-  s.scope = ResolveScope{&run.variables, &run.traces, &s.context, std::nullopt};
+  s.scope = ResolveScope{&run.variables, &run.traces, &s.context, std::nullopt, external_};
 
   StepOutcome outcome;
   outcome.record = base_record(spec);

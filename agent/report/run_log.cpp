@@ -127,13 +127,17 @@ void RunLog::console(std::string_view level, std::string_view prefix, std::strin
     block.append(head).append(text.substr(0, nl)).push_back('\n');
     if (block.size() >= kBlock) {
       std::fwrite(block.data(), 1, block.size(), console_);
+      if (console_tap_) console_tap_(block);
       log_size_ += block.size();
       block.clear();
     }
     if (nl == std::string_view::npos) break;
     text.remove_prefix(nl + 1);
   }
-  if (!block.empty()) std::fwrite(block.data(), 1, block.size(), console_);
+  if (!block.empty()) {
+    std::fwrite(block.data(), 1, block.size(), console_);
+    if (console_tap_) console_tap_(block);
+  }
   log_size_ += block.size();
   if (std::ferror(console_)) note_write_failure("console.log");
 }

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -59,6 +60,10 @@ class RunLog {
   std::string write_detailed_output(const nlohmann::json& record);
   void flush();
 
+  // Receives every block of console.log lines as written (masked), e.g. to stream them to
+  // CloudWatch Logs while the run goes on. Empty: none. Set it while nothing runs.
+  void set_console_tap(std::function<void(std::string_view)> tap) { console_tap_ = std::move(tap); }
+
   // Mirror application.log lines to stderr (--trace).
   void set_trace(bool on) { trace_ = on; }
 
@@ -77,6 +82,7 @@ class RunLog {
   struct AppLogger;
   std::unique_ptr<AppLogger> app_;
   bool trace_ = false;
+  std::function<void(std::string_view)> console_tap_;
   SecretMasker masker_;
   std::string write_error_;
   uint64_t max_log_size_ = 0;

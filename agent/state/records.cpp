@@ -62,6 +62,14 @@ struct ToJson {
             {"strict", h.strict},
             {"warningsAsErrors", h.warnings_as_errors},
             {"maxLogSize", h.max_log_size},
+            {"logS3BucketName", h.log_destinations.s3_bucket},
+            {"logS3KeyPrefix", h.log_destinations.s3_key_prefix},
+            {"logS3BucketOwner", h.log_destinations.s3_bucket_owner},
+            {"cwLogGroup", h.log_destinations.cw_log_group},
+            {"cwLogStream", h.log_destinations.cw_log_stream},
+            {"cwLogRegion", h.log_destinations.cw_log_region},
+            {"cwIgnoreFailures", h.log_destinations.cw_ignore_failures},
+            {"documentS3BucketOwner", h.document_s3_bucket_owner},
             {"logFolder", h.log_folder},
             {"startTime", h.start_time},
             {"bootId", h.boot_id}};
@@ -178,6 +186,14 @@ std::optional<JournalRecord> record_from_json(const json& j) {
     h.strict = value_or(j, "strict", false);
     h.warnings_as_errors = value_or(j, "warningsAsErrors", false);
     h.max_log_size = value_or(j, "maxLogSize", int64_t{-1});
+    h.log_destinations.s3_bucket = value_or(j, "logS3BucketName", std::string());
+    h.log_destinations.s3_key_prefix = value_or(j, "logS3KeyPrefix", std::string());
+    h.log_destinations.s3_bucket_owner = value_or(j, "logS3BucketOwner", std::string());
+    h.log_destinations.cw_log_group = value_or(j, "cwLogGroup", std::string());
+    h.log_destinations.cw_log_stream = value_or(j, "cwLogStream", std::string());
+    h.log_destinations.cw_log_region = value_or(j, "cwLogRegion", std::string());
+    h.log_destinations.cw_ignore_failures = value_or(j, "cwIgnoreFailures", false);
+    h.document_s3_bucket_owner = value_or(j, "documentS3BucketOwner", std::string());
     h.log_folder = value_or(j, "logFolder", std::string());
     h.start_time = value_or(j, "startTime", std::string());
     h.boot_id = value_or(j, "bootId", std::string());

@@ -62,6 +62,20 @@ enum class RebootMode { Exit, System };
 std::string_view reboot_mode_name(RebootMode mode);
 std::optional<RebootMode> parse_reboot_mode(std::string_view name);
 
+// Where a run's logs go besides its log folder (--log-s3-*, --cw-*), and who must own
+// the buckets documents come from (--document-s3-bucket-owner).
+struct LogDestinations {
+  std::string s3_bucket;
+  std::string s3_key_prefix;
+  std::string s3_bucket_owner;
+  std::string cw_log_group;
+  std::string cw_log_stream;
+  std::string cw_log_region;
+  bool cw_ignore_failures = false;
+  bool uploads_to_s3() const { return !s3_bucket.empty(); }
+  bool streams_to_cloudwatch() const { return !cw_log_group.empty(); }
+};
+
 struct RunHeader {
   std::string execution_id;
   RunIdentity identity;
@@ -76,6 +90,8 @@ struct RunHeader {
   bool strict = false;
   bool warnings_as_errors = false;
   int64_t max_log_size = -1;  // bytes; 0: none; -1: the default
+  LogDestinations log_destinations;
+  std::string document_s3_bucket_owner;
   // Set by the engine when it writes the header.
   std::string log_folder;
   std::string start_time;
