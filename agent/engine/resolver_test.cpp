@@ -175,11 +175,39 @@ TEST_CASE("resolver: text that is no expression stays as written, as AWSTOE leav
   CHECK(resolved("echo {{ a {{ Greeting }}", scope) == "echo {{ a hello");
 }
 
-TEST_CASE("resolver: unsupported expressions are errors") {
+// A table of SSM parameters and metadata paths in place of AWS (the network side has
+// its own tests against the stand-ins in tests/servers).
+struct TableValues : ExternalValues {
+  std::map<std::string, std::string> ssm, imds;
+  std::vector<std::string> asked;
+  Expected<std::string> ssm_parameter(const std::string& name) override {
+    asked.push_back("ssm:" + name);
+    if (auto it = ssm.find(name); it != ssm.end()) return it->second;
+    return unexpected("ParameterNotFound: " + name);
+  }
+  Expected<std::string> instance_metadata(const std::string& path) override {
+    asked.push_back("imds:" + path);
+    if (auto it = imds.find(path); it != imds.end()) return it->second;
+    return unexpected("HTTP 404");
+  }
+};
+
+TEST_CASE("resolver: aws:ssm, aws:ssm:resolve() and aws:imds go to the external values") {
   Fixture f;
   ResolveScope scope = f.scope();
-  CHECK(contains(failure("{{ aws:ssm:/x }}", scope), "not supported"));
-  CHECK(contains(failure("{{ aws:imds:instance-id }}", scope), "not supported"));
+  CHECK(contains(failure("{{ aws:ssm:/x }}", scope), "cannot be resolved here"));  // no source given
+  TableValues values;
+  values.ssm = {{"/app/host", "db.local"}, {"/app/pointer", "/app/host"}, {"hello", "by-parameter"}};
+  values.imds = {{"placement/region", "eu-west-3"}};
+  scope.external = &values;
+  CHECK(resolved("{{ aws:ssm:/app/host }}:{{ aws:imds:placement/region }}", scope) == "db.local:eu-west-3");
+  // resolve(): the name is a parameter's value (Greeting = "hello") or another reference's.
+  CHECK(resolved("{{ aws:ssm:resolve(Greeting) }}", scope) == "by-parameter");
+  CHECK(resolved("{{ aws:ssm:resolve( aws:ssm:/app/pointer ) }}", scope) == "db.local");
+  CHECK(contains(failure("{{ aws:ssm:resolve(NoSuchParameter) }}", scope), "not a parameter"));
+  CHECK(contains(failure("{{ aws:ssm:resolve(Greeting }}", scope), "not closed"));
+  CHECK(contains(failure("{{ aws:ssm:/absent }}", scope), "ParameterNotFound"));
+  CHECK(contains(failure("{{ aws:imds:nothing/here }}", scope), "404"));
 }
 
 TEST_CASE("resolver: nested JSON is resolved recursively; non-strings are untouched") {

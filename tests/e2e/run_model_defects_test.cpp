@@ -1,6 +1,6 @@
 // Regression tests for the defects found when the run model was made typed (issue 10),
 // through the real kiln binary where the defect is visible there:
-//   A. --strict and the CLI's refusal of remote paths reach ExecuteDocument children;
+//   A. --strict and the CLI's reading of remote paths reach ExecuteDocument children;
 //   C. an execution never runs without its lock;
 //   E. the status hint beside the journal is written durably (fsync before rename,
 //      fsync of the folder after), checked with strace: the oracle is the system calls.
@@ -51,12 +51,14 @@ TEST_CASE("defect A: --strict reaches an ExecuteDocument child that uses a kiln 
   CHECK(std::filesystem::exists(marker));
 }
 
-TEST_CASE("defect A: a remote or folder ExecuteDocument child is refused as the CLI refuses it") {
+TEST_CASE("defect A: an unreachable remote or a folder ExecuteDocument child is refused as the CLI refuses it") {
   TempDir dir;
   std::filesystem::create_directory(dir.file("folder.yml"));
-  auto remote = run_yaml(dir, parent_calling("https://example.com/child.yml"));
+  // Port 9 (discard) on loopback: nothing listens, so the fetch fails at once and the
+  // child is refused with what went wrong.
+  auto remote = run_yaml(dir, parent_calling("http://127.0.0.1:9/child.yml"));
   CHECK_MESSAGE(remote.exit_code() == 1, describe(remote));
-  CHECK(failure_of(remote, "Call").find("remote documents") != std::string::npos);
+  CHECK(failure_of(remote, "Call").find("127.0.0.1:9/child.yml") != std::string::npos);
   auto folder = run_yaml(dir, parent_calling("folder.yml"), {}, "parent.yml", "folder-logs");
   CHECK_MESSAGE(folder.exit_code() == 1, describe(folder));
   CHECK(failure_of(folder, "Call").find("is a folder") != std::string::npos);
