@@ -10,6 +10,7 @@
 
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
+#include "agent/engine/run_setup.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -161,6 +162,22 @@ TEST_CASE("engine matrix: onFailure x success/failure/timeout/reboot x maxAttemp
       }
     }
   }
+}
+
+TEST_CASE("run setup: an action the table lacks is refused before the run, at its action: line") {
+  // Every Linux action is in the built-in table now; a table without one stands for a
+  // build that lacks it (the CLI's end-to-end test covers the built-in table's refusals).
+  std::string yaml = "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Fetch\n"
+                     "        action: WebDownload\n        inputs:\n          - source: https://127.0.0.1:9/x\n"
+                     "            destination: /tmp/x\n";
+  std::vector<kiln::DocumentToRun> documents = documents_from(yaml);
+  REQUIRE(documents.size() == 1);
+  const kiln::ActionTable empty(nullptr, 0);
+  kiln::Diagnostics refused = kiln::check_runnable(documents[0].document, {}, {}, empty);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].message.find("WebDownload (step Fetch) is not implemented") != std::string::npos);
+  CHECK(refused[0].location.line == 6);
+  CHECK(kiln::check_runnable(documents[0].document, {"test"}, {}, empty).empty());  // phase not selected
 }
 
 TEST_CASE("engine: an action missing from the table is never called and fails the step once") {
