@@ -63,6 +63,7 @@ class AwsEnvironment {
  private:
   std::mutex mutex_;
   std::optional<AwsCredentials> cached_;
+  std::optional<std::string> cached_region_;  // from IMDS only (the environment is read each time)
   ImdsClient imds_;
 };
 
