@@ -30,6 +30,7 @@ ActionResult run_set_file_owner(ActionContext& context);
 ActionResult run_set_file_permissions(ActionContext& context);
 ActionResult run_set_folder_owner(ActionContext& context);
 ActionResult run_set_folder_permissions(ActionContext& context);
+ActionResult run_web_download(ActionContext& context);
 
 namespace {
 constexpr std::array kActions = {
@@ -57,6 +58,7 @@ constexpr std::array kActions = {
     ActionEntry{"SetFilePermissions", run_set_file_permissions},
     ActionEntry{"SetFolderOwner", run_set_folder_owner},
     ActionEntry{"SetFolderPermissions", run_set_folder_permissions},
+    ActionEntry{"WebDownload", run_web_download},
 };
 }  // namespace
 
