@@ -29,8 +29,8 @@ struct SigningScope {
 // (when the credentials have a session token) and Authorization to `request`, signing its
 // method, path, query (sorted here, so callers may build it in any order) and every header
 // it already has. `payload_sha256` is the hex SHA-256 of the body, or kUnsignedPayload.
-// `now` is injectable for the AWS test vectors. Headers with an empty value are not
-// signed: libcurl reads "Expect:" as "remove this header", so it never reaches the server.
+// `now` is injectable for the AWS test vectors. Headers with an empty value are left
+// unsigned (an intermediary may drop an empty header, which would break the signature).
 void sign_request(HttpRequest& request, const AwsCredentials& credentials, const SigningScope& scope,
                   const std::string& payload_sha256,
                   std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
