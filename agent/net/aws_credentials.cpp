@@ -272,4 +272,9 @@ bool AwsEnvironment::endpoint_overridden(AwsService service) const {
   return !env(name).empty() || !env("AWS_ENDPOINT_URL").empty();
 }
 
+AwsEnvironment& shared_aws_environment() {
+  static AwsEnvironment environment;
+  return environment;
+}
+
 }  // namespace kiln::net

@@ -67,4 +67,8 @@ class AwsEnvironment {
   ImdsClient imds_;
 };
 
+// The process's AwsEnvironment (created on first use): actions, document loading and log
+// upload share its cached credentials, region and IMDS token.
+AwsEnvironment& shared_aws_environment();
+
 }  // namespace kiln::net

@@ -550,7 +550,7 @@ S3BatchResult S3Client::put_objects(const std::vector<S3Transfer>& transfers, co
   return result;
 }
 
-Status S3Client::upload_folder(const std::string& folder, const S3Location& prefix, const std::string& expected_owner) {
+Expected<std::vector<S3Transfer>> folder_transfers(const std::string& folder, const S3Location& prefix) {
   std::vector<S3Transfer> transfers;
   std::string key_prefix = prefix.key;
   if (!key_prefix.empty() && key_prefix.back() != '/') key_prefix += '/';
@@ -561,14 +561,38 @@ Status S3Client::upload_folder(const std::string& folder, const S3Location& pref
     if (ec) return unexpected("cannot read " + folder + ": " + ec.message());
     std::error_code type_error;
     if (!it->is_regular_file(type_error)) continue;
-    std::string relative = fs::relative(it->path(), folder, type_error).generic_string();
+    std::string relative = it->path().lexically_relative(folder).generic_string();
     transfers.push_back({{prefix.bucket, key_prefix + relative}, it->path().string()});
   }
   std::sort(transfers.begin(), transfers.end(),
             [](const S3Transfer& a, const S3Transfer& b) { return a.object.key < b.object.key; });
-  S3BatchResult result = put_objects(transfers, expected_owner);
+  return transfers;
+}
+
+Status S3Client::upload_folder(const std::string& folder, const S3Location& prefix, const std::string& expected_owner) {
+  auto transfers = folder_transfers(folder, prefix);
+  if (!transfers) return unexpected(transfers.error());
+  S3BatchResult result = put_objects(*transfers, expected_owner);
   if (!result.ok()) return unexpected(folder + " to " + prefix.url() + ": " + result.summary("files", "uploaded"));
   return {};
+}
+
+Expected<S3BatchResult> download_prefix(S3Client& client, const S3Location& prefix, const std::string& folder,
+                                        bool overwrite, const std::string& expected_owner) {
+  auto objects = client.list_objects(prefix.bucket, prefix.key, expected_owner);
+  if (!objects) return unexpected(objects.error());
+  std::vector<S3Transfer> transfers;
+  for (const S3Object& object : *objects) {
+    auto path = local_path_for_key(folder, prefix.key, object.key);
+    if (!path) return unexpected(path.error() + " (nothing was downloaded)");
+    if (path->empty()) continue;  // the prefix itself or a folder marker
+    std::error_code ec;
+    if (!overwrite && fs::exists(fs::symlink_status(*path, ec)))
+      return unexpected(*path + " already exists and overwrite is false (nothing was downloaded)");
+    transfers.push_back({{prefix.bucket, object.key}, *path});
+  }
+  if (transfers.empty()) return unexpected("no objects under " + prefix.url());
+  return client.get_objects(transfers, expected_owner);
 }
 
 }  // namespace kiln::net

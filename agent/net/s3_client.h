@@ -122,6 +122,18 @@ class S3Client {
   std::string region_;
 };
 
+// Every regular file under `folder` (recursively; symlinks to files followed, symlinked
+// folders not entered) paired with the key `prefix.key` + "/" (when missing) + its path
+// relative to `folder`, sorted by key.
+Expected<std::vector<S3Transfer>> folder_transfers(const std::string& folder, const S3Location& prefix);
+
+// S3Download's prefix form: every object under `prefix` into `folder`, keeping the key
+// structure. Unsafe keys (see local_path_for_key) and, without `overwrite`, existing
+// files refuse the whole download before anything is transferred. No object under the
+// prefix is an error. Not limited to 1000 objects (AWSTOE's limit): every page is read.
+Expected<S3BatchResult> download_prefix(S3Client& client, const S3Location& prefix, const std::string& folder,
+                                        bool overwrite, const std::string& expected_owner);
+
 // "s3://b/k: AccessDenied: Access Denied (HTTP 403)" from a failed response.
 std::string s3_error_message(const std::string& what, const HttpResponse& response);
 

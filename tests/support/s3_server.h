@@ -179,11 +179,14 @@ class ScopedEnvironment {
 struct S3ServerOptions {
   std::string owner;          // the proxy refuses x-amz-expected-bucket-owner naming another account
   bool with_proxy = true;     // false: kiln talks to s3rver directly (benchmarks only)
+  // The secret the proxy expects for access key S3RVER (s3rver itself checks no signature),
+  // so a test can look for a distinctive secret in kiln's logs.
+  std::string secret = kSecretKey;
 };
 
 class S3Server {
  public:
-  explicit S3Server(const S3ServerOptions& options = {}) {
+  explicit S3Server(const S3ServerOptions& options = {}) : secret_(options.secret) {
     std::filesystem::create_directories(dir_.file("data"));
     s3rver_ = std::make_unique<Background>(
         std::vector<std::string>{s3rver_path(), "-d", dir_.file("data"), "-a", "127.0.0.1", "-p", "0",
@@ -208,7 +211,7 @@ class S3Server {
     }
     std::vector<std::string> argv = {kPython, servers_dir() + "/s3_verifying_proxy.py", "--upstream", direct_,
                                       "--port-file", dir_.file("proxy.port"), "--log", dir_.file("proxy.log"),
-                                      "--secrets", nlohmann::json{{kAccessKey, kSecretKey}}.dump()};
+                                      "--secrets", nlohmann::json{{kAccessKey, options.secret}}.dump()};
     if (!options.owner.empty()) argv.insert(argv.end(), {"--owner", options.owner});
     proxy_ = std::make_unique<Background>(argv, dir_.file("proxy.out"));
     up = wait_for([&] { return !kiln::test::read_file(dir_.file("proxy.port")).empty(); });
@@ -221,7 +224,8 @@ class S3Server {
   std::string url(const std::string& key) const { return std::string("s3://") + kBucket + "/" + key; }
 
   // What kiln (and the AWS CLI) need to reach this server.
-  std::vector<std::string> environment(const std::string& secret = kSecretKey) const {
+  std::vector<std::string> environment() const { return environment(secret_); }
+  std::vector<std::string> environment(const std::string& secret) const {
     return {"AWS_ENDPOINT_URL_S3=" + endpoint_, std::string("AWS_ACCESS_KEY_ID=") + kAccessKey,
             "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
             "AWS_EC2_METADATA_DISABLED=true",
@@ -234,7 +238,7 @@ class S3Server {
     argv.insert(argv.end(), args.begin(), args.end());
     // No progress meter in the captured output (only the transfer commands know the flag).
     if (args.size() > 1 && args[0] == "s3" && args[1] != "ls") argv.push_back("--only-show-errors");
-    auto env = environment();
+    auto env = environment(kSecretKey);
     env.push_back("AWS_ENDPOINT_URL_S3=" + direct_);
     return run(argv, env);
   }
@@ -277,6 +281,7 @@ class S3Server {
   kiln::test::TempDir dir_;
   std::unique_ptr<Background> s3rver_;
   std::unique_ptr<Background> proxy_;
+  std::string secret_;
   std::string direct_, endpoint_;
 };
 
