@@ -25,11 +25,14 @@ ActionResult run_create_file(ActionContext& context);
 ActionResult run_create_folder(ActionContext& context);
 ActionResult run_create_symlink(ActionContext& context);
 ActionResult run_read_file(ActionContext& context);
+ActionResult run_s3_download(ActionContext& context);
+ActionResult run_s3_upload(ActionContext& context);
 ActionResult run_set_file_encoding(ActionContext& context);
 ActionResult run_set_file_owner(ActionContext& context);
 ActionResult run_set_file_permissions(ActionContext& context);
 ActionResult run_set_folder_owner(ActionContext& context);
 ActionResult run_set_folder_permissions(ActionContext& context);
+ActionResult run_web_download(ActionContext& context);
 
 namespace {
 constexpr std::array kActions = {
@@ -52,11 +55,14 @@ constexpr std::array kActions = {
     ActionEntry{"CreateFolder", run_create_folder},
     ActionEntry{"CreateSymlink", run_create_symlink},
     ActionEntry{"ReadFile", run_read_file},
+    ActionEntry{"S3Download", run_s3_download},
+    ActionEntry{"S3Upload", run_s3_upload},
     ActionEntry{"SetFileEncoding", run_set_file_encoding},
     ActionEntry{"SetFileOwner", run_set_file_owner},
     ActionEntry{"SetFilePermissions", run_set_file_permissions},
     ActionEntry{"SetFolderOwner", run_set_folder_owner},
     ActionEntry{"SetFolderPermissions", run_set_folder_permissions},
+    ActionEntry{"WebDownload", run_web_download},
 };
 }  // namespace
 

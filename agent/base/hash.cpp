@@ -1,11 +1,13 @@
 #include "agent/base/hash.h"
 
 #include <openssl/evp.h>
+#include <strings.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace kiln {
@@ -70,6 +72,40 @@ FileDigest file_digest_hex(const std::string& path, DigestAlgorithm algorithm) {
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1) return {"", "cannot finish the digest"};
   return {to_hex(std::string_view(reinterpret_cast<const char*>(digest), length)), ""};
+}
+
+std::optional<DigestAlgorithm> parse_digest_algorithm(std::string_view name) {
+  static constexpr std::pair<std::string_view, DigestAlgorithm> kNames[] = {
+      {"MD5", DigestAlgorithm::Md5}, {"SHA1", DigestAlgorithm::Sha1},
+      {"SHA256", DigestAlgorithm::Sha256}, {"SHA512", DigestAlgorithm::Sha512}};
+  for (const auto& [text, algorithm] : kNames)
+    if (text.size() == name.size() && ::strncasecmp(text.data(), name.data(), name.size()) == 0) return algorithm;
+  return std::nullopt;
+}
+
+struct StreamingDigest::Context {
+  ContextPtr context{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+};
+
+StreamingDigest::StreamingDigest(DigestAlgorithm algorithm)
+    : algorithm_(algorithm), context_(std::make_unique<Context>()) {
+  restart();
+}
+
+StreamingDigest::~StreamingDigest() = default;
+
+void StreamingDigest::restart() { EVP_DigestInit_ex(context_->context.get(), algorithm_md(algorithm_), nullptr); }
+
+void StreamingDigest::update(std::string_view bytes) {
+  EVP_DigestUpdate(context_->context.get(), bytes.data(), bytes.size());
+}
+
+std::string StreamingDigest::finish_hex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_->context.get(), digest, &length);
+  restart();
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 }  // namespace kiln

@@ -63,7 +63,12 @@ class AwsEnvironment {
  private:
   std::mutex mutex_;
   std::optional<AwsCredentials> cached_;
+  std::optional<std::string> cached_region_;  // from IMDS only (the environment is read each time)
   ImdsClient imds_;
 };
+
+// The process's AwsEnvironment (created on first use): actions, document loading and log
+// upload share its cached credentials, region and IMDS token.
+AwsEnvironment& shared_aws_environment();
 
 }  // namespace kiln::net

@@ -65,6 +65,10 @@ struct HttpRequest {
   // kept in HttpResponse::body for its message). Return false to abort the transfer.
   // Empty: a 2xx body is kept in HttpResponse::body, up to max_body_in_memory.
   std::function<bool(std::string_view)> on_body;
+  // Called once per attempt with the final 2xx response's status and headers, before its
+  // first body byte reaches on_body (a download checks Content-Range and truncates or
+  // resumes its file there). Return false to abort the transfer.
+  std::function<bool(long status, const std::vector<HttpHeader>& headers)> on_headers;
   size_t max_body_in_memory = 64 * 1024 * 1024;
   const std::atomic<bool>* cancel = nullptr;
 };
@@ -77,6 +81,7 @@ struct HttpResponse {
   std::string error_message;         // what went wrong, for a person; no credentials in it
   std::string effective_url;         // after redirects
   uint64_t body_bytes = 0;           // bytes of body received (also when streamed)
+  int attempts = 1;                  // perform_with_retries: how many attempts it took
 
   bool ok() const { return error == TransferError::None && status >= 200 && status < 300; }
   // The value of header `name` (case-insensitive), "" when absent.
