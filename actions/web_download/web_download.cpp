@@ -38,7 +38,7 @@ ActionResult run_web_download(ActionContext& context) {
     }
     options.checksum = checksum;
     bool exists = fs::exists(fs::symlink_status(path, ec));
-    if (exists && !item.value("overwrite", true)) return path + " exists and overwrite is false";
+    if (exists && !item.at("overwrite").get<bool>()) return path + " exists and overwrite is false";
     if (exists && options.algorithm && fs::is_regular_file(path, ec)) {
       FileDigest existing = file_digest_hex(path, *options.algorithm);
       if (existing.error.empty() && ::strcasecmp(existing.hex.c_str(), checksum.c_str()) == 0) {
@@ -47,7 +47,7 @@ ActionResult run_web_download(ActionContext& context) {
         return "";
       }
     }
-    options.verify_tls = !item.value("ignoreCertificateErrors", false);
+    options.verify_tls = !item.at("ignoreCertificateErrors").get<bool>();
     if (context.timeout.count() >= 0)  // what is left of the step's budget
       options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     options.cancel = context.cancel;

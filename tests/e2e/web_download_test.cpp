@@ -198,3 +198,40 @@ TEST_CASE("WebDownload: a self-signed certificate fails unless ignoreCertificate
   CHECK(read_file(dir.file("s/file.bin")) == pattern_bytes(3000));
   CHECK(server.requests_for("/data/3000/file.bin").size() == 1);
 }
+
+TEST_CASE("WebDownload: the step's timeoutSeconds bounds a stalled download and its retries" * NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  TempDir dir;
+  json download = step("Download", "WebDownload",
+                       json::array({{{"source", server.url("/slow/100000")}, {"destination", dir.file("out")}}}));
+  download["timeoutSeconds"] = 2;
+  auto start = std::chrono::steady_clock::now();
+  auto run = run_steps(dir, json::array({download}));
+  auto took = std::chrono::steady_clock::now() - start;
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 1);
+  CHECK(run.status("Download") == "failed");
+  CHECK(contains(failure_of(run, "Download"), "timed out"));
+  CHECK(took < std::chrono::seconds(15));  // the server stalls for 60 s; retries would add more
+  CHECK(!exists(dir.file("out")));
+  CHECK(listing_is(dir.path(), {"run.yml", "run-logs"}));
+}
+
+TEST_CASE("WebDownload: kiln honours HTTP_PROXY (uppercase) from its environment" *
+          KILN_SKIP_UNLESS(have_tool(kiln::test::kNginx) && have_tool(kiln::test::kTinyproxy),
+                           "needs nginx and tinyproxy")) {
+  NoProxyEnvironment env;
+  ScopedEnv no_proxy_lower("no_proxy", nullptr), no_proxy_upper("NO_PROXY", nullptr);
+  NginxServer nginx;
+  kiln::test::ProxyServer proxy;
+  std::string url = nginx.serve("proxied.txt", "via the proxy");
+  TempDir dir;
+  ScopedEnv http_proxy("HTTP_PROXY", proxy.url().c_str());
+  auto run = run_steps(dir, json::array({step("Download", "WebDownload",
+                                              json::array({{{"source", url}, {"destination", dir.file("p.txt")}}}))}));
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 0);
+  CHECK(read_file(dir.file("p.txt")) == "via the proxy");
+  CHECK(contains(proxy.log(), "/proxied.txt"));
+}
