@@ -160,7 +160,7 @@ class NginxServer {
     dir_.write("nginx.conf",
                "daemon off; worker_processes 1; pid " + d + "/nginx.pid; error_log " + d + "/error.log;\n"
                "events { worker_connections 64; }\n"
-               "http { log_format kiln '$request_method $uri $status \"$http_range\" $body_bytes_sent';\n"
+               "http { log_format kiln '$request_method $uri $status \"$http_range\" $body_bytes_sent $connection';\n"
                "  access_log " + d + "/access.log kiln;\n"
                "  client_body_temp_path " + d + "/tmp; proxy_temp_path " + d + "/tmp; fastcgi_temp_path " + d +
                "/tmp; uwsgi_temp_path " + d + "/tmp; scgi_temp_path " + d + "/tmp;\n"
@@ -180,7 +180,7 @@ class NginxServer {
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
   std::string docroot() const { return dir_.file("www"); }
-  // One line per request: "GET /uri 200 "<Range header>" <bytes sent>". nginx writes it
+  // One line per request: "GET /uri 200 "<Range header>" <bytes sent> <connection serial>". nginx writes it
   // when the response is finished, so wait for the lines you expect.
   std::string access_log() const { return read_file(dir_.file("access.log")); }
   int port() const { return port_; }
