@@ -320,3 +320,36 @@ TEST_CASE("http: Range from resume_from; a request body from a file slice, with 
   CHECK(posted.body == "11");
   CHECK(server.requests_for("/post").at(0)["sha256"] == kiln::sha256_hex("Action=Test"));
 }
+
+TEST_CASE("http: HTTPS_PROXY tunnels https URLs; only the final response's headers are kept" *
+          KILN_SKIP_UNLESS(have_tool(kiln::test::kPython) && have_tool(kiln::test::kOpenssl) &&
+                               have_tool(kiln::test::kTinyproxy),
+                           "needs python3, openssl and tinyproxy")) {
+  NoProxyEnvironment env;
+  FaultServer server(/*tls=*/true);
+  ProxyServer proxy;
+  ScopedEnv https_proxy("HTTPS_PROXY", proxy.url().c_str());
+  HttpClient client;
+  HttpRequest r = get(server.url("/data/10"));
+  r.verify_tls = false;
+  HttpResponse response = client.perform(r);
+  CHECK(response.ok());
+  CHECK(response.body == pattern_bytes(10));
+  CHECK(response.header("Proxy-agent").empty());  // the CONNECT answer's header block was dropped
+  CHECK(response.header("Content-Length") == "10");
+  CHECK(proxy.log().find("CONNECT") != std::string::npos);
+  CHECK(server.requests_for("/data/10").size() == 1);
+}
+
+TEST_CASE("http: a proxy's credentials never appear in an error message") {
+  NoProxyEnvironment env;
+  int port = kiln::test::free_port();
+  std::string proxy = "http://kiln-user:s3cr3t-pw@127.0.0.1:" + std::to_string(port);
+  ScopedEnv http_proxy("HTTP_PROXY", proxy.c_str());
+  HttpClient client;
+  HttpResponse r = client.perform(get("http://example.invalid/file"));
+  CHECK(r.error == TransferError::Connect);
+  CHECK(!r.error_message.empty());
+  CHECK(r.error_message.find("s3cr3t") == std::string::npos);
+  CHECK(r.error_message.find("kiln-user") == std::string::npos);
+}
