@@ -21,6 +21,7 @@ ActionResult run_web_download(ActionContext& context) {
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), path = item.at("destination").get<std::string>();
     std::error_code ec;
+    if (path.empty()) return "the destination is empty";
     if (path_ops::ends_with_separator(path) || fs::is_directory(path, ec)) {
       std::string name = net::file_name_from_url(source);
       if (name.empty()) return "the URL has no usable file name for the folder destination " + path;

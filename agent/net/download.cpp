@@ -119,6 +119,10 @@ std::string file_name_from_url(const std::string& url) {
 DownloadResult download_to_file(HttpClient& client, const std::string& url, const std::string& final_path,
                                 const DownloadOptions& options) {
   DownloadResult result;
+  if (::strncasecmp(url.c_str(), "http://", 7) != 0 && ::strncasecmp(url.c_str(), "https://", 8) != 0) {
+    result.message = "GET " + url + ": only http:// and https:// URLs can be downloaded";
+    return result;
+  }
   PartialFile file(partial_path_for(final_path));
   if (file.fd() < 0) {
     result.message = errno_text("cannot create", file.path());

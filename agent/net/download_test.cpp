@@ -184,6 +184,18 @@ TEST_CASE("download: the overall timeout bounds all attempts together" * NEEDS_P
   CHECK(listing(dir.path()).empty());
 }
 
+TEST_CASE("download: only http and https URLs; nothing is tried or written otherwise") {
+  TempDir dir;
+  HttpClient client;
+  for (std::string url : {"ftp://127.0.0.1/x", "file:///etc/hostname", "127.0.0.1/x"}) {
+    DownloadResult r = download_to_file(client, url, dir.file("out"), quick());
+    CHECK(!r.ok);
+    CHECK(r.attempts == 0);
+    CHECK(r.message == "GET " + url + ": only http:// and https:// URLs can be downloaded");
+  }
+  CHECK(listing(dir.path()).empty());
+}
+
 TEST_CASE("download: file names from URLs") {
   CHECK(file_name_from_url("https://example.com/a/b/tool.tar.gz") == "tool.tar.gz");
   CHECK(file_name_from_url("https://example.com/a/my%20file.txt?sig=abc#frag") == "my file.txt");
