@@ -353,3 +353,36 @@ TEST_CASE("http: a proxy's credentials never appear in an error message") {
   CHECK(r.error_message.find("s3cr3t") == std::string::npos);
   CHECK(r.error_message.find("kiln-user") == std::string::npos);
 }
+
+TEST_CASE("http: a 307 makes the file body be sent again from its start; a missing body file is an error" *
+          NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  kiln::test::TempDir dir;
+  std::string content = pattern_bytes(100000);
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = server.url("/r307/landed");
+  put.body.file = dir.write("body.bin", content);
+  put.body.offset = 10;
+  put.body.length = 90000;
+  HttpClient client;
+  HttpResponse r = client.perform(put);
+  CHECK(r.status == 200);
+  CHECK(r.effective_url == server.url("/landed"));
+  auto landed = server.requests_for("/landed");
+  REQUIRE(landed.size() == 1);
+  CHECK(landed[0]["method"] == "PUT");
+  CHECK(landed[0]["sha256"] == kiln::sha256_hex(content.substr(10, 90000)));
+  CHECK(server.requests_for("/r307/landed").size() == 1);
+
+  std::vector<HttpRequest> requests(2);
+  requests[0] = put;
+  requests[0].body.file = dir.file("missing.bin");
+  requests[1] = get(server.url("/data/5"));
+  std::vector<HttpResponse> responses = client.perform_all(requests, 2);
+  CHECK(responses[0].error == TransferError::Other);
+  CHECK(responses[0].error_message.find("cannot open " + dir.file("missing.bin")) == 0);
+  CHECK(responses[1].ok());
+  CHECK(responses[1].body == pattern_bytes(5));
+}
