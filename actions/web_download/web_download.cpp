@@ -17,7 +17,9 @@ ActionResult run_web_download(ActionContext& context) {
   path_ops::Interrupt interrupt(context);
   auto deadline = std::chrono::steady_clock::now() + context.timeout;  // used when timeout >= 0
   std::vector<std::string> written;
-  auto log = [&](const std::string& line) { if (context.log) context.log("WebDownload: " + line); };
+  auto log = [&](const std::string& line) {
+    if (context.log) context.log("WebDownload: " + line);
+  };
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), path = item.at("destination").get<std::string>();
     std::error_code ec;
@@ -50,7 +52,8 @@ ActionResult run_web_download(ActionContext& context) {
     }
     options.verify_tls = !item.at("ignoreCertificateErrors").get<bool>();
     if (context.timeout.count() >= 0)  // what is left of the step's budget
-      options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      options.timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     options.cancel = context.cancel;
     options.log = log;
     auto started = std::chrono::steady_clock::now();

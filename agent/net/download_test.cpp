@@ -83,7 +83,8 @@ TEST_CASE("download: a truncated body is resumed with Range from the bytes on di
   options.log = [&](const std::string& line) { logged.push_back(line); };
   TempDir oracle;
   options.algorithm = kiln::DigestAlgorithm::Md5;  // the hash spans both attempts
-  options.checksum = kiln::file_digest_hex(oracle.write("expected", pattern_bytes(100000)), options.algorithm.value()).hex;
+  options.checksum =
+      kiln::file_digest_hex(oracle.write("expected", pattern_bytes(100000)), options.algorithm.value()).hex;
   DownloadResult r = download_to_file(client, server.url("/truncate/100000"), dir.file("out"), options);
   CHECK_MESSAGE(r.ok, r.message);
   CHECK(r.attempts == 2);

@@ -230,7 +230,8 @@ TEST_CASE("http: perform_all runs many requests, responses in request order" * N
   NginxServer nginx;
   std::vector<HttpRequest> requests;
   for (int i = 0; i < 40; ++i)
-    requests.push_back(get(nginx.serve("f" + std::to_string(i), "content " + std::to_string(i) + std::string(i * 97, 'x'))));
+    requests.push_back(
+        get(nginx.serve("f" + std::to_string(i), "content " + std::to_string(i) + std::string(i * 97, 'x'))));
   requests.push_back(get(nginx.url("/missing")));
   HttpClient client;
   std::vector<HttpResponse> responses = client.perform_all(requests, 4);
@@ -254,8 +255,7 @@ TEST_CASE("http: perform_all runs many requests, responses in request order" * N
   CHECK(client.perform_all(requests, 8)[7].body == responses[7].body);
 }
 
-TEST_CASE("http: max_body_in_memory is an error, not a huge allocation; a streamed body has no bound" *
-          NEEDS_PYTHON) {
+TEST_CASE("http: max_body_in_memory is an error, not a huge allocation; a streamed body has no bound" * NEEDS_PYTHON) {
   NoProxyEnvironment env;
   FaultServer server;
   HttpClient client;
