@@ -391,8 +391,9 @@ struct HttpClient::Impl {
     start_more();
     while (running > 0) {
       int still = 0;
+      // curl_multi_wait, not _poll: _poll needs curl 7.66 and RHEL 8 ships 7.61.
       CURLMcode mc = curl_multi_perform(multi, &still);
-      if (mc == CURLM_OK) mc = curl_multi_poll(multi, nullptr, 0, 200, nullptr);
+      if (mc == CURLM_OK) mc = curl_multi_wait(multi, nullptr, 0, 200, nullptr);
       int queued = 0;
       while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
         if (message->msg != CURLMSG_DONE) continue;
