@@ -18,18 +18,13 @@ std::string s3_key_join(const std::string& prefix, const std::string& name) {
 
 }  // namespace
 
-net::AwsEnvironment& aws_environment() {
-  static net::AwsEnvironment environment;
-  return environment;
-}
-
 Expected<std::string> fetch_remote_text(const std::string& location, const std::string& s3_bucket_owner) {
   if (location.rfind("arn:", 0) == 0)
     return unexpected("Image Builder component ARNs cannot be read by kiln (that needs the Image Builder API)");
   if (location.rfind("s3://", 0) == 0) {
     Expected<net::S3Location> where = net::parse_s3_url(location);
     if (!where) return unexpected(where.error());
-    net::S3Client s3(aws_environment());
+    net::S3Client s3(net::shared_aws_environment());
     return s3.get_object_text(*where, s3_bucket_owner, kMaxDocumentBytes);
   }
   net::HttpClient http;
@@ -47,7 +42,7 @@ Expected<std::string> AwsExternalValues::ssm_parameter(const std::string& name) 
   std::lock_guard lock(mutex_);
   if (auto it = ssm_.find(name); it != ssm_.end()) return it->second;
   if (!http_) http_ = std::make_unique<net::HttpClient>();
-  Expected<net::SsmParameter> parameter = net::get_ssm_parameter(*http_, aws_environment(), name);
+  Expected<net::SsmParameter> parameter = net::get_ssm_parameter(*http_, net::shared_aws_environment(), name);
   if (!parameter) return unexpected(parameter.error());
   if (parameter->type == net::SsmParameterType::SecureString) masker_.add(parameter->value);
   return ssm_[name] = parameter->value;
@@ -56,7 +51,7 @@ Expected<std::string> AwsExternalValues::ssm_parameter(const std::string& name) 
 Expected<std::string> AwsExternalValues::instance_metadata(const std::string& path) {
   std::lock_guard lock(mutex_);
   if (auto it = imds_.find(path); it != imds_.end()) return it->second;
-  net::ImdsClient& imds = aws_environment().imds();
+  net::ImdsClient& imds = net::shared_aws_environment().imds();
   if (imds.disabled()) return unexpected("instance metadata is turned off (AWS_EC2_METADATA_DISABLED)");
   Expected<std::string> value = imds.get("meta-data/" + path);
   if (!value) return unexpected("instance metadata '" + path + "': " + value.error());
@@ -69,7 +64,7 @@ RemoteLogs::~RemoteLogs() {
 
 Status RemoteLogs::start() {
   if (!destinations_.streams_to_cloudwatch()) return {};
-  auto streamer = std::make_unique<net::CloudWatchStreamer>(aws_environment(), destinations_.cw_log_group,
+  auto streamer = std::make_unique<net::CloudWatchStreamer>(net::shared_aws_environment(), destinations_.cw_log_group,
                                                             destinations_.cw_log_stream, destinations_.cw_log_region);
   if (Status started = streamer->start(); !started) return started;
   streamer_ = std::move(streamer);
@@ -94,7 +89,7 @@ Status RemoteLogs::upload() {
   if (!destinations_.uploads_to_s3()) return {};
   Expected<net::S3Location> prefix = net::parse_s3_url(log_url());
   if (!prefix) return unexpected(prefix.error());
-  net::S3Client s3(aws_environment());
+  net::S3Client s3(net::shared_aws_environment());
   return s3.upload_folder(log_.folder(), *prefix, destinations_.s3_bucket_owner);
 }
 

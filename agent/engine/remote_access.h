@@ -18,9 +18,6 @@
 
 namespace kiln {
 
-// One per process, so credentials and the region are resolved once.
-net::AwsEnvironment& aws_environment();
-
 // The text of a document or config file at s3://bucket/key (from a bucket owned by
 // `s3_bucket_owner` when given) or http(s)://...; an ARN is refused with a hint.
 Expected<std::string> fetch_remote_text(const std::string& location, const std::string& s3_bucket_owner);

@@ -1,20 +1,11 @@
 #include "agent/net/aws_call.h"
 
-#include <strings.h>
-
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "agent/base/hash.h"
 
 namespace kiln::net {
 namespace {
-
-bool is_signing_header(const HttpHeader& h) {
-  for (const char* name : {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "host"})
-    if (::strcasecmp(h.name.c_str(), name) == 0) return true;
-  return false;
-}
 
 // A failure's text from an AWS JSON error body: {"__type": "...#Code", "message": "..."}.
 std::string json_error_text(const HttpResponse& response) {
@@ -39,8 +30,8 @@ HttpResponse perform_signed(HttpClient& http, AwsEnvironment& aws, HttpRequest r
                             const RetryPolicy& policy) {
   std::string payload = request.body.from_file() ? std::string(kUnsignedPayload) : sha256_hex(request.body.text);
   std::string credentials_error;
+  // sign_request replaces the signing headers, so a retry is signed again in place.
   auto sign = [&](HttpRequest& r) -> bool {
-    r.headers.erase(std::remove_if(r.headers.begin(), r.headers.end(), is_signing_header), r.headers.end());
     Expected<AwsCredentials> credentials = aws.credentials();  // refreshed when they are about to expire
     if (!credentials) {
       credentials_error = credentials.error();
