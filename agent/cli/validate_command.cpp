@@ -22,7 +22,7 @@ int command_validate(const CliOptions& cli) {
   for (const auto& path : cli.documents) {
     PreparedDocument doc;
     Diagnostics diagnostics;
-    bool valid = load_document(path, options, doc, diagnostics);
+    bool valid = load_document(path, options, doc, diagnostics, cli.document_s3_bucket_owner);
     sources.texts[path] = doc.text;
     all_valid = all_valid && valid;
     nlohmann::json entry = {{"file", path}, {"valid", valid}, {"diagnostics", nlohmann::json::array()}};

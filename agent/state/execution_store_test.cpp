@@ -98,3 +98,26 @@ TEST_CASE("journal records: every kind survives its JSON form") {
   }
   CHECK_FALSE(kiln::record_from_json({{"type", "fromTheFuture"}}).has_value());
 }
+
+TEST_CASE("journal records: the header keeps where logs go, so `kiln resume` sends them there too") {
+  kiln::RunHeader header;
+  header.execution_id = "e";
+  header.log_destinations = {"bucket", "prefix/x", "111122223333", "group", "stream", "eu-west-3", true};
+  header.document_s3_bucket_owner = "444455556666";
+  auto back = kiln::record_from_json(kiln::to_json(kiln::JournalRecord(header)));
+  REQUIRE(back.has_value());
+  const auto& h = std::get<kiln::RunHeader>(*back);
+  CHECK(h.log_destinations.s3_bucket == "bucket");
+  CHECK(h.log_destinations.s3_key_prefix == "prefix/x");
+  CHECK(h.log_destinations.s3_bucket_owner == "111122223333");
+  CHECK(h.log_destinations.cw_log_group == "group");
+  CHECK(h.log_destinations.cw_log_stream == "stream");
+  CHECK(h.log_destinations.cw_log_region == "eu-west-3");
+  CHECK(h.log_destinations.cw_ignore_failures);
+  CHECK(h.document_s3_bucket_owner == "444455556666");
+  // A header written before these fields existed reads as "nowhere else".
+  auto old = kiln::record_from_json({{"type", "header"}, {"executionId", "old"}});
+  REQUIRE(old.has_value());
+  CHECK_FALSE(std::get<kiln::RunHeader>(*old).log_destinations.uploads_to_s3());
+  CHECK_FALSE(std::get<kiln::RunHeader>(*old).log_destinations.streams_to_cloudwatch());
+}

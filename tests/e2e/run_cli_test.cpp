@@ -179,6 +179,26 @@ TEST_CASE("cli: run refuses a document using an action not implemented yet, befo
   WARN_MESSAGE(tried > 0, "every candidate action is implemented now; the blocked-action test below still covers the refusal");
 }
 
+TEST_CASE("cli: the S3 log and CloudWatch flags are checked together before anything runs (exit 2)") {
+  TempDir dir;
+  std::string doc = dir.write("doc.yml", refused_document("ExecuteBash", "          commands: [echo SHOULD_NOT_APPEAR]\n"));
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"--cw-log-group", "g"},                          // no stream
+           {"--cw-log-stream", "s"},                         // no group
+           {"--cw-log-region", "us-east-1"},                 // no group
+           {"--log-s3-key-prefix", "p"},                     // no bucket
+           {"--cw-log-group", "g", "--cw-log-stream", "s", "--cw-ignore-failures=maybe"}}) {
+    std::vector<std::string> args = {"run", "--documents", doc, "--log-directory", dir.file("logs")};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto run = run_kiln(args);
+    INFO(flags[0] << ": " << run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find(flags[0].substr(0, 5)) != std::string::npos);  // "--cw-" or "--log"
+    CHECK(run.out.find("SHOULD_NOT_APPEAR") == std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.file("logs")));
+  }
+}
+
 TEST_CASE("cli: --blocked-action-modules refuses a blocked action before anything runs (exit 3)") {
   TempDir dir;
   auto run = run_yaml(dir, refused_document("ExecuteBinary", "          path: /bin/true\n"),
