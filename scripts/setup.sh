@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what kiln needs to build and test on Debian 12, from Debian's packages.
-# Idempotent; run as root (or with sudo available).
+# Installs what kiln needs to build on Debian 12, from Debian's packages; with --tests,
+# also the servers and referees the tests start (nginx, tinyproxy, botocore, awscli,
+# s3rver). Idempotent; run as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,13 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libboost-dev libboost-program-options-dev libspdlog-dev nlohmann-json3-dev
   libssl-dev libre2-dev doctest-dev libarchive-dev libcurl4-openssl-dev strace
+)
+if [ "${1:-}" = "--tests" ]; then
   # test servers and referees (tests start them on loopback): nginx for ranges, tinyproxy,
   # python3-botocore to recompute SigV4 signatures, awscli to cross-check S3 transfers,
-  # openssl for a self-signed certificate, node for s3rver
-  nginx-light tinyproxy python3 python3-botocore awscli openssl
-)
+  # openssl for a self-signed certificate
+  packages+=(nginx-light tinyproxy python3 python3-botocore awscli openssl)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,7 +41,7 @@ fi
 # s3rver (an S3-compatible server, npm) for the S3 tests, kept in a cache folder that
 # survives checkouts: tests find it through KILN_S3RVER or this default.
 s3rver_home="${KILN_TEST_CACHE:-/var/cache/kiln-test}/s3rver"
-if [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ]; then
+if [ "${1:-}" = "--tests" ] && [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ]; then
   if ! command -v npm >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
   fi
