@@ -26,6 +26,15 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts the services it installs; the tests run their own on loopback, so the
+  # system ones we just brought in are stopped again (one already there is left alone).
+  if [ -d /run/systemd/system ]; then
+    for service in nginx tinyproxy; do
+      case " ${missing[*]} " in
+        *" nginx-light "*|*" tinyproxy "*) $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true ;;
+      esac
+    done
+  fi
 fi
 
 # valijson: Debian's libvalijson-dev hard-depends on ~210 MiB of Qt/Poco/... for adapters
