@@ -29,9 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts the services it installs; the tests run their own on loopback, so the
   # system ones we just brought in are stopped again (one already there is left alone).
   if [ -d /run/systemd/system ]; then
-    for service in nginx tinyproxy; do
+    for pair in nginx-light:nginx tinyproxy:tinyproxy; do
       case " ${missing[*]} " in
-        *" nginx-light "*|*" tinyproxy "*) $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true ;;
+        *" ${pair%%:*} "*) $SUDO systemctl disable --now "${pair##*:}" >/dev/null 2>&1 || true ;;
       esac
     done
   fi
