@@ -232,3 +232,21 @@ TEST_CASE("S3: upload_folder puts every file under the prefix with its relative 
   Status missing = client.upload_folder(dir.file("nope"), *parse_s3_url("s3://kiln-test/x/"), "");
   CHECK(missing.error().find("cannot read " + dir.file("nope")) == 0);
 }
+
+TEST_CASE("S3: a raised cancel flag stops transfers; the batch names what was not transferred" * NEEDS_S3) {
+  S3Server s3;
+  ScopedEnvironment env(client_environment(s3));
+  TempDir dir;
+  REQUIRE(s3.put_text("c/a", "a"));
+  AwsEnvironment aws;
+  std::atomic<bool> cancel{true};
+  S3ClientOptions options;
+  options.cancel = &cancel;
+  S3Client client(aws, options);
+  S3BatchResult got = client.get_objects({{loc("c/a"), dir.file("a")}, {loc("c/b"), dir.file("b")}}, "");
+  CHECK(got.summary("objects", "downloaded") ==
+        "0 of 2 objects downloaded (0 bytes); not downloaded: s3://kiln-test/c/a (cancelled), s3://kiln-test/c/b (cancelled)");
+  Status single = client.get_object(loc("c/a"), dir.file("a"), "");
+  CHECK(!single);
+  CHECK(!std::filesystem::exists(dir.file("a")));
+}
