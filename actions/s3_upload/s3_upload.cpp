@@ -56,7 +56,7 @@ ActionResult run_s3_upload(ActionContext& context) {
   path_ops::Interrupt interrupt(context);
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), owner = item.value("expectedBucketOwner", "");
-    const nlohmann::json& recurse_input = item.contains("recurse") ? item["recurse"] : nlohmann::json(false);
+    const nlohmann::json& recurse_input = item.at("recurse");  // the schema default is filled in
     bool recurse = recurse_input.is_boolean() ? recurse_input.get<bool>() : recurse_input == "true";
     if (recurse_input.is_string() && recurse_input != "true" && recurse_input != "false")
       return "recurse must be true or false, not '" + recurse_input.get<std::string>() + "'";

@@ -208,7 +208,7 @@ TEST_CASE("S3Upload: a bucket owner mismatch fails with S3's message; credential
   CHECK(failure(wrong).find(s3.url("own/g.txt") + ": AccessDenied: Access Denied (HTTP 403)") != std::string::npos);
   auto badsecret = run_s3_step(dir, s3, "S3Download",
                                json::array({{{"source", s3.url("own/f.txt")}, {"destination", dir.file("f")}}}),
-                               {"AWS_SECRET_ACCESS_KEY=another-SECRET-9"});
+                               {"AWS_SECRET_ACCESS_KEY=another-SECRET-9", "AWS_SESSION_TOKEN=" + token});
   CHECK(failure(badsecret).find("SignatureDoesNotMatch") != std::string::npos);
   CHECK(s3.keys("own/") == keys({"own/f.txt"}));
   auto log = s3.proxy_log();

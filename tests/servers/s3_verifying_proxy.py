@@ -94,10 +94,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             ok, why = sigv4_referee.check(self.command, self.path, headers, None, self.server.secrets)
         record["signed_ok"] = ok
         if not ok:
-            record.update(status=403, why=why.split("\n")[0])
+            record.update(status=403, why=why)
             self._log(record)
+            # Like S3, the message does not echo the request (its headers may hold a session
+            # token); the canonical request is in the proxy's log for whoever debugs.
             self._error(403, "SignatureDoesNotMatch",
-                        "The request signature we calculated does not match the signature you provided. " + why)
+                        "The request signature we calculated does not match the signature you provided. "
+                        "Check your key and signing method.")
             return
         owner = lower.get("x-amz-expected-bucket-owner")
         record["expected_owner"] = owner
