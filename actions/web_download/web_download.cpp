@@ -17,10 +17,13 @@ ActionResult run_web_download(ActionContext& context) {
   path_ops::Interrupt interrupt(context);
   auto deadline = std::chrono::steady_clock::now() + context.timeout;  // used when timeout >= 0
   std::vector<std::string> written;
-  auto log = [&](const std::string& line) { if (context.log) context.log("WebDownload: " + line); };
+  auto log = [&](const std::string& line) {
+    if (context.log) context.log("WebDownload: " + line);
+  };
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), path = item.at("destination").get<std::string>();
     std::error_code ec;
+    if (path.empty()) return "the destination is empty";
     if (path_ops::ends_with_separator(path) || fs::is_directory(path, ec)) {
       std::string name = net::file_name_from_url(source);
       if (name.empty()) return "the URL has no usable file name for the folder destination " + path;
@@ -38,7 +41,7 @@ ActionResult run_web_download(ActionContext& context) {
     }
     options.checksum = checksum;
     bool exists = fs::exists(fs::symlink_status(path, ec));
-    if (exists && !item.value("overwrite", true)) return path + " exists and overwrite is false";
+    if (exists && !item.at("overwrite").get<bool>()) return path + " exists and overwrite is false";
     if (exists && options.algorithm && fs::is_regular_file(path, ec)) {
       FileDigest existing = file_digest_hex(path, *options.algorithm);
       if (existing.error.empty() && ::strcasecmp(existing.hex.c_str(), checksum.c_str()) == 0) {
@@ -47,9 +50,10 @@ ActionResult run_web_download(ActionContext& context) {
         return "";
       }
     }
-    options.verify_tls = !item.value("ignoreCertificateErrors", false);
+    options.verify_tls = !item.at("ignoreCertificateErrors").get<bool>();
     if (context.timeout.count() >= 0)  // what is left of the step's budget
-      options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      options.timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     options.cancel = context.cancel;
     options.log = log;
     auto started = std::chrono::steady_clock::now();

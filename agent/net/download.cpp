@@ -33,13 +33,20 @@ std::optional<uint64_t> content_range_start(const std::string& value) {
 
 std::string describe_error(TransferError error) {
   switch (error) {
-    case TransferError::Connect: return "connection failed";
-    case TransferError::Tls: return "TLS failed";
-    case TransferError::Timeout: return "timed out";
-    case TransferError::Aborted: return "aborted";
-    case TransferError::Truncated: return "the connection closed early";
-    case TransferError::Other: return "transfer failed";
-    case TransferError::None: break;
+    case TransferError::Connect:
+      return "connection failed";
+    case TransferError::Tls:
+      return "TLS failed";
+    case TransferError::Timeout:
+      return "timed out";
+    case TransferError::Aborted:
+      return "aborted";
+    case TransferError::Truncated:
+      return "the connection closed early";
+    case TransferError::Other:
+      return "transfer failed";
+    case TransferError::None:
+      break;
   }
   return "";
 }
@@ -68,7 +75,8 @@ class PartialFile {
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) return errno_text("cannot close", path_);
-    if (::rename(path_.c_str(), final_path.c_str()) != 0) return errno_text("cannot rename the download to", final_path);
+    if (::rename(path_.c_str(), final_path.c_str()) != 0)
+      return errno_text("cannot rename the download to", final_path);
     kept_ = true;
     int folder = ::open(folder_of(final_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (folder >= 0) {
@@ -119,6 +127,10 @@ std::string file_name_from_url(const std::string& url) {
 DownloadResult download_to_file(HttpClient& client, const std::string& url, const std::string& final_path,
                                 const DownloadOptions& options) {
   DownloadResult result;
+  if (::strncasecmp(url.c_str(), "http://", 7) != 0 && ::strncasecmp(url.c_str(), "https://", 8) != 0) {
+    result.message = "GET " + url + ": only http:// and https:// URLs can be downloaded";
+    return result;
+  }
   PartialFile file(partial_path_for(final_path));
   if (file.fd() < 0) {
     result.message = errno_text("cannot create", file.path());
@@ -199,8 +211,8 @@ DownloadResult download_to_file(HttpClient& client, const std::string& url, cons
       std::string why = failed.error != TransferError::None
                             ? describe_error(failed.error) + " (" + failed.error_message + ")"
                             : "HTTP " + std::to_string(failed.status);
-      options.log("GET " + url + ": attempt " + std::to_string(failed.attempts) + " failed: " + why +
-                  "; retrying" + (written ? " from byte " + std::to_string(written) : ""));
+      options.log("GET " + url + ": attempt " + std::to_string(failed.attempts) + " failed: " + why + "; retrying" +
+                  (written ? " from byte " + std::to_string(written) : ""));
     }
     return true;
   };

@@ -26,20 +26,20 @@ struct DownloadOptions {
   RetryPolicy retry;                         // AWSTOE: 5 attempts, exponential backoff
   std::chrono::milliseconds timeout{-1};     // for all attempts together; negative: none
   std::chrono::seconds connect_timeout{30};
-  long low_speed_bytes = 1;                  // abort below this many bytes/s ...
-  std::chrono::seconds low_speed_time{60};   // ... for this long
+  long low_speed_bytes = 1;                 // abort below this many bytes/s ...
+  std::chrono::seconds low_speed_time{60};  // ... for this long
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const std::string&)> log;  // a line per failed attempt that is retried
 };
 
 struct DownloadResult {
   bool ok = false;
-  uint64_t bytes = 0;    // size of the file written
+  uint64_t bytes = 0;  // size of the file written
   int attempts = 0;
-  long status = 0;       // the last HTTP status (0: the last attempt got none)
+  long status = 0;  // the last HTTP status (0: the last attempt got none)
   TransferError error = TransferError::None;
   bool timed_out = false;  // options.timeout ran out
-  std::string message;   // why it failed: the URL, the status or transport error, the attempts
+  std::string message;     // why it failed: the URL, the status or transport error, the attempts
 };
 
 DownloadResult download_to_file(HttpClient& client, const std::string& url, const std::string& final_path,

@@ -83,7 +83,8 @@ TEST_CASE("download: a truncated body is resumed with Range from the bytes on di
   options.log = [&](const std::string& line) { logged.push_back(line); };
   TempDir oracle;
   options.algorithm = kiln::DigestAlgorithm::Md5;  // the hash spans both attempts
-  options.checksum = kiln::file_digest_hex(oracle.write("expected", pattern_bytes(100000)), options.algorithm.value()).hex;
+  options.checksum =
+      kiln::file_digest_hex(oracle.write("expected", pattern_bytes(100000)), options.algorithm.value()).hex;
   DownloadResult r = download_to_file(client, server.url("/truncate/100000"), dir.file("out"), options);
   CHECK_MESSAGE(r.ok, r.message);
   CHECK(r.attempts == 2);
@@ -181,6 +182,18 @@ TEST_CASE("download: the overall timeout bounds all attempts together" * NEEDS_P
   CHECK(r.timed_out);
   CHECK(r.error == TransferError::Timeout);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(6));
+  CHECK(listing(dir.path()).empty());
+}
+
+TEST_CASE("download: only http and https URLs; nothing is tried or written otherwise") {
+  TempDir dir;
+  HttpClient client;
+  for (std::string url : {"ftp://127.0.0.1/x", "file:///etc/hostname", "127.0.0.1/x"}) {
+    DownloadResult r = download_to_file(client, url, dir.file("out"), quick());
+    CHECK(!r.ok);
+    CHECK(r.attempts == 0);
+    CHECK(r.message == "GET " + url + ": only http:// and https:// URLs can be downloaded");
+  }
   CHECK(listing(dir.path()).empty());
 }
 

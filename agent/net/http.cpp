@@ -55,7 +55,8 @@ std::string proxy_for(std::string_view url) {
 
 TransferError classify(CURLcode code) {
   switch (code) {
-    case CURLE_OK: return TransferError::None;
+    case CURLE_OK:
+      return TransferError::None;
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
@@ -76,12 +77,15 @@ TransferError classify(CURLcode code) {
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
       return TransferError::Tls;
-    case CURLE_OPERATION_TIMEDOUT: return TransferError::Timeout;
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransferError::Timeout;
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_WRITE_ERROR:
       return TransferError::Aborted;
-    case CURLE_PARTIAL_FILE: return TransferError::Truncated;
-    default: return TransferError::Other;
+    case CURLE_PARTIAL_FILE:
+      return TransferError::Truncated;
+    default:
+      return TransferError::Other;
   }
 }
 
@@ -92,10 +96,10 @@ struct Transfer {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   int body_fd = -1;
-  uint64_t read_position = 0;   // within the request body
-  long current_status = 0;      // of the header block being received
+  uint64_t read_position = 0;  // within the request body
+  long current_status = 0;     // of the header block being received
   bool headers_reported = false;
-  std::string stop_reason;      // why a callback stopped the transfer
+  std::string stop_reason;  // why a callback stopped the transfer
   bool cancelled = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -387,8 +391,9 @@ struct HttpClient::Impl {
     start_more();
     while (running > 0) {
       int still = 0;
+      // curl_multi_wait, not _poll: _poll needs curl 7.66 and RHEL 8 ships 7.61.
       CURLMcode mc = curl_multi_perform(multi, &still);
-      if (mc == CURLM_OK) mc = curl_multi_poll(multi, nullptr, 0, 200, nullptr);
+      if (mc == CURLM_OK) mc = curl_multi_wait(multi, nullptr, 0, 200, nullptr);
       int queued = 0;
       while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
         if (message->msg != CURLMSG_DONE) continue;
@@ -400,8 +405,7 @@ struct HttpClient::Impl {
         curl_multi_remove_handle(multi, easy);
         Transfer& t = *transfers[index];
         finish(t, code);
-        free_handles.push_back(static_cast<size_t>(
-            std::find(handles.begin(), handles.end(), easy) - handles.begin()));
+        free_handles.push_back(static_cast<size_t>(std::find(handles.begin(), handles.end(), easy) - handles.begin()));
         transfers[index].reset();  // closes its body file, frees its header list
         --running;
       }
@@ -429,7 +433,9 @@ std::string HttpResponse::header(std::string_view name) const {
 HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
 HttpClient::~HttpClient() = default;
 
-HttpResponse HttpClient::perform(const HttpRequest& request) { return std::move(impl_->run({&request}, 1)[0]); }
+HttpResponse HttpClient::perform(const HttpRequest& request) {
+  return std::move(impl_->run({&request}, 1)[0]);
+}
 
 std::vector<HttpResponse> HttpClient::perform_all(const std::vector<HttpRequest>& requests, size_t parallel) {
   std::vector<const HttpRequest*> pointers;
@@ -448,13 +454,14 @@ bool is_retryable(const HttpResponse& response) {
     case TransferError::Tls:
     case TransferError::Aborted:
       return false;
-    case TransferError::None: break;
+    case TransferError::None:
+      break;
   }
   if (response.status >= 500 || response.status == 429) return true;
   if (response.status == 400) {
     // AWS throttling codes (S3's SlowDown, the JSON services' ThrottlingException).
-    for (const char* code : {"Throttling", "SlowDown", "RequestLimitExceeded", "TooManyRequestsException",
-                             "RequestThrottled"})
+    for (const char* code :
+         {"Throttling", "SlowDown", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled"})
       if (response.body.find(code) != std::string::npos) return true;
   }
   return false;
@@ -478,8 +485,8 @@ HttpResponse perform_with_retries(HttpClient& client, HttpRequest request, const
     auto until = std::chrono::steady_clock::now() + wait;
     while (std::chrono::steady_clock::now() < until) {
       if (request.cancel && request.cancel->load()) return response;
-      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now(),
-                                                                     std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(
+          std::min<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
     }
     if (before_retry && !before_retry(request, response)) return response;
   }

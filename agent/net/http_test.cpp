@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "agent/base/hash.h"
@@ -228,7 +230,8 @@ TEST_CASE("http: perform_all runs many requests, responses in request order" * N
   NginxServer nginx;
   std::vector<HttpRequest> requests;
   for (int i = 0; i < 40; ++i)
-    requests.push_back(get(nginx.serve("f" + std::to_string(i), "content " + std::to_string(i) + std::string(i * 97, 'x'))));
+    requests.push_back(
+        get(nginx.serve("f" + std::to_string(i), "content " + std::to_string(i) + std::string(i * 97, 'x'))));
   requests.push_back(get(nginx.url("/missing")));
   HttpClient client;
   std::vector<HttpResponse> responses = client.perform_all(requests, 4);
@@ -243,12 +246,16 @@ TEST_CASE("http: perform_all runs many requests, responses in request order" * N
     std::string log = nginx.access_log();
     return static_cast<size_t>(std::count(log.begin(), log.end(), '\n')) == 41;
   }));
+  // Connections were reused: 41 requests over at most a few connections (nginx's serials).
+  std::set<std::string> connections;
+  std::istringstream lines(nginx.access_log());
+  for (std::string line; std::getline(lines, line);) connections.insert(line.substr(line.rfind(' ') + 1));
+  CHECK(connections.size() <= 6);
   // The same client again: connections are reused, the results are the same.
   CHECK(client.perform_all(requests, 8)[7].body == responses[7].body);
 }
 
-TEST_CASE("http: max_body_in_memory is an error, not a huge allocation; a streamed body has no bound" *
-          NEEDS_PYTHON) {
+TEST_CASE("http: max_body_in_memory is an error, not a huge allocation; a streamed body has no bound" * NEEDS_PYTHON) {
   NoProxyEnvironment env;
   FaultServer server;
   HttpClient client;
@@ -312,4 +319,70 @@ TEST_CASE("http: Range from resume_from; a request body from a file slice, with 
   HttpResponse posted = client.perform(post);
   CHECK(posted.body == "11");
   CHECK(server.requests_for("/post").at(0)["sha256"] == kiln::sha256_hex("Action=Test"));
+}
+
+TEST_CASE("http: HTTPS_PROXY tunnels https URLs; only the final response's headers are kept" *
+          KILN_SKIP_UNLESS(have_tool(kiln::test::kPython) && have_tool(kiln::test::kOpenssl) &&
+                               have_tool(kiln::test::kTinyproxy),
+                           "needs python3, openssl and tinyproxy")) {
+  NoProxyEnvironment env;
+  FaultServer server(/*tls=*/true);
+  ProxyServer proxy;
+  ScopedEnv https_proxy("HTTPS_PROXY", proxy.url().c_str());
+  HttpClient client;
+  HttpRequest r = get(server.url("/data/10"));
+  r.verify_tls = false;
+  HttpResponse response = client.perform(r);
+  CHECK(response.ok());
+  CHECK(response.body == pattern_bytes(10));
+  CHECK(response.header("Proxy-agent").empty());  // the CONNECT answer's header block was dropped
+  CHECK(response.header("Content-Length") == "10");
+  CHECK(proxy.log().find("CONNECT") != std::string::npos);
+  CHECK(server.requests_for("/data/10").size() == 1);
+}
+
+TEST_CASE("http: a proxy's credentials never appear in an error message") {
+  NoProxyEnvironment env;
+  int port = kiln::test::free_port();
+  std::string proxy = "http://kiln-user:s3cr3t-pw@127.0.0.1:" + std::to_string(port);
+  ScopedEnv http_proxy("HTTP_PROXY", proxy.c_str());
+  HttpClient client;
+  HttpResponse r = client.perform(get("http://example.invalid/file"));
+  CHECK(r.error == TransferError::Connect);
+  CHECK(!r.error_message.empty());
+  CHECK(r.error_message.find("s3cr3t") == std::string::npos);
+  CHECK(r.error_message.find("kiln-user") == std::string::npos);
+}
+
+TEST_CASE("http: a 307 makes the file body be sent again from its start; a missing body file is an error" *
+          NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  kiln::test::TempDir dir;
+  std::string content = pattern_bytes(100000);
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = server.url("/r307/landed");
+  put.body.file = dir.write("body.bin", content);
+  put.body.offset = 10;
+  put.body.length = 90000;
+  HttpClient client;
+  HttpResponse r = client.perform(put);
+  CHECK(r.status == 200);
+  CHECK(r.effective_url == server.url("/landed"));
+  auto landed = server.requests_for("/landed");
+  REQUIRE(landed.size() == 1);
+  CHECK(landed[0]["method"] == "PUT");
+  CHECK(landed[0]["sha256"] == kiln::sha256_hex(content.substr(10, 90000)));
+  CHECK(server.requests_for("/r307/landed").size() == 1);
+
+  std::vector<HttpRequest> requests(2);
+  requests[0] = put;
+  requests[0].body.file = dir.file("missing.bin");
+  requests[1] = get(server.url("/data/5"));
+  std::vector<HttpResponse> responses = client.perform_all(requests, 2);
+  CHECK(responses[0].error == TransferError::Other);
+  CHECK(responses[0].error_message.find("cannot open " + dir.file("missing.bin")) == 0);
+  CHECK(responses[1].ok());
+  CHECK(responses[1].body == pattern_bytes(5));
 }

@@ -52,15 +52,16 @@ bool listing_is(const std::string& folder, std::vector<std::string> expected) {
   return names == expected;
 }
 
-std::string application_log(const kiln::e2e::KilnRun& run) { return read_file(run.folder + "/application.log"); }
+std::string application_log(const kiln::e2e::KilnRun& run) {
+  return read_file(run.folder + "/application.log");
+}
 
 #define NEEDS_NGINX KILN_SKIP_UNLESS(have_tool(kiln::test::kNginx), "needs nginx (nginx-light)")
 #define NEEDS_PYTHON KILN_SKIP_UNLESS(have_tool(kiln::test::kPython), "needs /usr/bin/python3")
 
 }  // namespace
 
-TEST_CASE("WebDownload: file and folder destinations; the destination output chains into a later step" *
-          NEEDS_NGINX) {
+TEST_CASE("WebDownload: file and folder destinations; the destination output chains into a later step" * NEEDS_NGINX) {
   NoProxyEnvironment env;
   NginxServer nginx;
   std::string a = nginx.serve("a.txt", "alpha\n");
@@ -94,9 +95,9 @@ TEST_CASE("WebDownload: overwrite false fails on an existing file and leaves it 
   std::string url = nginx.serve("new.txt", "new");
   TempDir dir;
   std::string target = dir.write("target.txt", "old");
-  auto run = run_steps(dir, json::array({step("Download", "WebDownload",
-                                              json::array({{{"source", url}, {"destination", target},
-                                                            {"overwrite", false}}}))}));
+  auto run = run_steps(
+      dir, json::array({step("Download", "WebDownload",
+                             json::array({{{"source", url}, {"destination", target}, {"overwrite", false}}}))}));
   CHECK(run.exit_code() == 1);
   std::string message = failure_of(run, "Download");
   CHECK(contains(message, url));
@@ -112,7 +113,9 @@ TEST_CASE("WebDownload: a file that already has the checksum is not downloaded a
   std::string sum = sha256sum(nginx.docroot() + "/tool.bin");
   REQUIRE(sum.size() == 64);
   TempDir dir;
-  json items = json::array({{{"source", url}, {"destination", dir.file("tool.bin")}, {"checksum", sum},
+  json items = json::array({{{"source", url},
+                             {"destination", dir.file("tool.bin")},
+                             {"checksum", sum},
                              {"algorithm", "sha256"}}});  // any case
   auto first = run_steps(dir, json::array({step("Download", "WebDownload", items)}), "first");
   INFO(kiln::e2e::describe(first));
@@ -141,9 +144,9 @@ TEST_CASE("WebDownload: a checksum mismatch fails the step clearly and writes no
   std::string bad = nginx.serve("bad.txt", "tampered");
   TempDir dir;
   std::string wrong = std::string(32, '0');
-  json items = json::array({{{"source", good}, {"destination", dir.file("out/good.txt")}},
-                            {{"source", bad}, {"destination", dir.file("out/bad.txt")}, {"checksum", wrong},
-                             {"algorithm", "MD5"}}});
+  json items = json::array(
+      {{{"source", good}, {"destination", dir.file("out/good.txt")}},
+       {{"source", bad}, {"destination", dir.file("out/bad.txt")}, {"checksum", wrong}, {"algorithm", "MD5"}}});
   auto run = run_steps(dir, json::array({step("Download", "WebDownload", items)}));
   CHECK(run.exit_code() == 1);
   std::string message = failure_of(run, "Download");
@@ -153,8 +156,7 @@ TEST_CASE("WebDownload: a checksum mismatch fails the step clearly and writes no
   CHECK(listing_is(dir.file("out"), {"good.txt"}));
 }
 
-TEST_CASE("WebDownload: HTTP errors name the URL, the status and the attempts; later items do not run" *
-          NEEDS_PYTHON) {
+TEST_CASE("WebDownload: HTTP errors name the URL, the status and the attempts; later items do not run" * NEEDS_PYTHON) {
   NoProxyEnvironment env;
   FaultServer server;
   TempDir dir;
@@ -169,10 +171,11 @@ TEST_CASE("WebDownload: HTTP errors name the URL, the status and the attempts; l
   CHECK(server.requests_for("/data/5").empty());
   CHECK(!exists(dir.file("x")));
 
-  auto nameless = run_steps(dir, json::array({step("Download", "WebDownload",
-                                                   json::array({{{"source", server.url("/")},
-                                                                 {"destination", dir.file("f/")}}}))}),
-                            "nameless");
+  auto nameless =
+      run_steps(dir,
+                json::array({step("Download", "WebDownload",
+                                  json::array({{{"source", server.url("/")}, {"destination", dir.file("f/")}}}))}),
+                "nameless");
   CHECK(contains(failure_of(nameless, "Download"), "no usable file name"));
 }
 
@@ -183,18 +186,58 @@ TEST_CASE("WebDownload: a self-signed certificate fails unless ignoreCertificate
   FaultServer server(/*tls=*/true);
   TempDir dir;
   std::string url = server.url("/data/3000/file.bin");
-  auto strict = run_steps(dir, json::array({step("Download", "WebDownload",
-                                                 json::array({{{"source", url}, {"destination", dir.file("s/")}}}))}),
-                          "strict");
+  auto strict = run_steps(
+      dir,
+      json::array({step("Download", "WebDownload", json::array({{{"source", url}, {"destination", dir.file("s/")}}}))}),
+      "strict");
   CHECK(strict.exit_code() == 1);
   CHECK(contains(failure_of(strict, "Download"), "TLS failed"));
   CHECK(!exists(dir.file("s/file.bin")));
-  auto lenient = run_steps(dir, json::array({step("Download", "WebDownload",
-                                                  json::array({{{"source", url}, {"destination", dir.file("s/")},
-                                                                {"ignoreCertificateErrors", true}}}))}),
-                           "lenient");
+  auto lenient = run_steps(
+      dir,
+      json::array(
+          {step("Download", "WebDownload",
+                json::array({{{"source", url}, {"destination", dir.file("s/")}, {"ignoreCertificateErrors", true}}}))}),
+      "lenient");
   INFO(kiln::e2e::describe(lenient));
   CHECK(lenient.exit_code() == 0);
   CHECK(read_file(dir.file("s/file.bin")) == pattern_bytes(3000));
   CHECK(server.requests_for("/data/3000/file.bin").size() == 1);
+}
+
+TEST_CASE("WebDownload: the step's timeoutSeconds bounds a stalled download and its retries" * NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  TempDir dir;
+  json download = step("Download", "WebDownload",
+                       json::array({{{"source", server.url("/slow/100000")}, {"destination", dir.file("out")}}}));
+  download["timeoutSeconds"] = 2;
+  auto start = std::chrono::steady_clock::now();
+  auto run = run_steps(dir, json::array({download}));
+  auto took = std::chrono::steady_clock::now() - start;
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 1);
+  CHECK(run.status("Download") == "failed");
+  CHECK(contains(failure_of(run, "Download"), "timed out"));
+  CHECK(took < std::chrono::seconds(15));  // the server stalls for 60 s; retries would add more
+  CHECK(!exists(dir.file("out")));
+  CHECK(listing_is(dir.path(), {"run.yml", "run-logs"}));
+}
+
+TEST_CASE("WebDownload: kiln honours HTTP_PROXY (uppercase) from its environment" *
+          KILN_SKIP_UNLESS(have_tool(kiln::test::kNginx) && have_tool(kiln::test::kTinyproxy),
+                           "needs nginx and tinyproxy")) {
+  NoProxyEnvironment env;
+  ScopedEnv no_proxy_lower("no_proxy", nullptr), no_proxy_upper("NO_PROXY", nullptr);
+  NginxServer nginx;
+  kiln::test::ProxyServer proxy;
+  std::string url = nginx.serve("proxied.txt", "via the proxy");
+  TempDir dir;
+  ScopedEnv http_proxy("HTTP_PROXY", proxy.url().c_str());
+  auto run = run_steps(dir, json::array({step("Download", "WebDownload",
+                                              json::array({{{"source", url}, {"destination", dir.file("p.txt")}}}))}));
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 0);
+  CHECK(read_file(dir.file("p.txt")) == "via the proxy");
+  CHECK(contains(proxy.log(), "/proxied.txt"));
 }

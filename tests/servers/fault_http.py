@@ -18,6 +18,7 @@ speaks TLS. Routes (by path):
                             connection closes; later requests: /data/<n> (Range honoured)
   /truncate-norange/<n>[/<tag>]  as /truncate, but later requests ignore Range (200, whole body)
   /wrong-range/<n>[/<tag>]  as /truncate, but a Range request gets a 206 from byte 0
+  PUT/POST /r307/<path>     307 to /<path> (the client must send its body again)
 """
 import hashlib
 import http.server
@@ -79,7 +80,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.record({"length": len(body), "sha256": hashlib.sha256(body).hexdigest()})
-        self.send_body(200, b"%d" % len(body))
+        if self.path.startswith("/r307/"):
+            self.send_body(307, b"again", [("Location", self.path[len("/r307"):])])
+        else:
+            self.send_body(200, b"%d" % len(body))
 
     do_POST = do_PUT
 

@@ -24,8 +24,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -43,7 +43,9 @@ inline constexpr const char* kPython = "/usr/bin/python3";
 inline constexpr const char* kOpenssl = "/usr/bin/openssl";
 
 // The tool is installed, or this is CI (where a missing tool must fail, not skip).
-inline bool have_tool(const char* path) { return std::getenv("CI") != nullptr || ::access(path, X_OK) == 0; }
+inline bool have_tool(const char* path) {
+  return std::getenv("CI") != nullptr || ::access(path, X_OK) == 0;
+}
 
 // The bytes fault_http.py serves for /data/<n>: byte i is (i * 31 + 7) % 256.
 inline std::string pattern_bytes(size_t n, size_t from = 0) {
@@ -146,7 +148,9 @@ inline bool wait_until(const std::function<bool()>& ready, std::chrono::millisec
 }
 
 // Workers and tinyproxy run as nobody when we are root: they must reach the folder.
-inline void open_to_everyone(const std::string& path) { ::chmod(path.c_str(), 0755); }
+inline void open_to_everyone(const std::string& path) {
+  ::chmod(path.c_str(), 0755);
+}
 
 class NginxServer {
  public:
@@ -157,14 +161,21 @@ class NginxServer {
     open_to_everyone(dir_.file("www"));
     port_ = free_port();
     std::string d = dir_.path();
-    dir_.write("nginx.conf",
-               "daemon off; worker_processes 1; pid " + d + "/nginx.pid; error_log " + d + "/error.log;\n"
-               "events { worker_connections 64; }\n"
-               "http { log_format kiln '$request_method $uri $status \"$http_range\" $body_bytes_sent';\n"
-               "  access_log " + d + "/access.log kiln;\n"
-               "  client_body_temp_path " + d + "/tmp; proxy_temp_path " + d + "/tmp; fastcgi_temp_path " + d +
-               "/tmp; uwsgi_temp_path " + d + "/tmp; scgi_temp_path " + d + "/tmp;\n"
-               "  server { listen 127.0.0.1:" + std::to_string(port_) + "; root " + d + "/www; } }\n");
+    dir_.write(
+        "nginx.conf",
+        "daemon off; worker_processes 1; pid " + d + "/nginx.pid; error_log " + d +
+            "/error.log;\n"
+            "events { worker_connections 64; }\n"
+            "http { log_format kiln '$request_method $uri $status \"$http_range\" $body_bytes_sent $connection';\n"
+            "  access_log " +
+            d +
+            "/access.log kiln;\n"
+            "  client_body_temp_path " +
+            d + "/tmp; proxy_temp_path " + d + "/tmp; fastcgi_temp_path " + d + "/tmp; uwsgi_temp_path " + d +
+            "/tmp; scgi_temp_path " + d +
+            "/tmp;\n"
+            "  server { listen 127.0.0.1:" +
+            std::to_string(port_) + "; root " + d + "/www; } }\n");
     process_.start({kNginx, "-c", d + "/nginx.conf", "-e", d + "/error.log", "-p", d}, d + "/nginx.out");
     bool up = wait_until([&] { return accepts_connections(port_); });
     REQUIRE_MESSAGE(up, "nginx did not start: " << read_file(d + "/error.log") << read_file(d + "/nginx.out"));
@@ -180,7 +191,7 @@ class NginxServer {
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
   std::string docroot() const { return dir_.file("www"); }
-  // One line per request: "GET /uri 200 "<Range header>" <bytes sent>". nginx writes it
+  // One line per request: "GET /uri 200 "<Range header>" <bytes sent> <connection serial>". nginx writes it
   // when the response is finished, so wait for the lines you expect.
   std::string access_log() const { return read_file(dir_.file("access.log")); }
   int port() const { return port_; }
@@ -212,9 +223,7 @@ class FaultServer {
     port_ = std::stoi(read_file(dir_.file("ready")));
     scheme_ = tls ? "https" : "http";
   }
-  std::string url(const std::string& path) const {
-    return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
-  }
+  std::string url(const std::string& path) const { return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path; }
   // Every request so far, as {"method", "path", "range"}.
   std::vector<nlohmann::json> requests() const {
     std::vector<nlohmann::json> out;
@@ -247,10 +256,9 @@ class ProxyServer {
     std::string log = dir_.file("tinyproxy.log");
     std::ofstream(log).close();
     ::chmod(log.c_str(), 0666);
-    dir_.write("tinyproxy.conf", "Port " + std::to_string(port_) +
-                                     "\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogFile \"" + log +
-                                     "\"\nLogLevel Connect\nMaxClients 20\n" +
-                                     (::geteuid() == 0 ? "User nobody\nGroup nogroup\n" : ""));
+    dir_.write("tinyproxy.conf",
+               "Port " + std::to_string(port_) + "\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\nLogFile \"" + log +
+                   "\"\nLogLevel Connect\nMaxClients 20\n" + (::geteuid() == 0 ? "User nobody\nGroup nogroup\n" : ""));
     process_.start({kTinyproxy, "-d", "-c", dir_.file("tinyproxy.conf")}, dir_.file("tinyproxy.out"));
     bool up = wait_until([&] { return accepts_connections(port_); });
     REQUIRE_MESSAGE(up, "tinyproxy did not start: " << read_file(dir_.file("tinyproxy.out")) << read_file(log));
@@ -269,10 +277,16 @@ class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) {
     if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    if (value) ::setenv(name, value, 1); else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ~ScopedEnv() {
-    if (had_) ::setenv(name_.c_str(), old_.c_str(), 1); else ::unsetenv(name_.c_str());
+    if (had_)
+      ::setenv(name_.c_str(), old_.c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
