@@ -27,13 +27,15 @@ std::string plan(const std::string& source, const net::S3Location& destination, 
     if (auto e = path_ops::expand_wildcard(pattern, path_ops::Kind::RegularFile, files); !e.empty()) return e;
     if (recurse)
       if (auto e = path_ops::expand_wildcard(pattern, path_ops::Kind::Folder, folders); !e.empty()) return e;
-    for (const auto& file : files) transfers.push_back({{prefix.bucket, prefix.key + fs::path(file).filename().string()}, file});
+    for (const auto& file : files)
+      transfers.push_back({{prefix.bucket, prefix.key + fs::path(file).filename().string()}, file});
     for (const auto& folder : folders) {
       auto inside = net::folder_transfers(folder, {prefix.bucket, prefix.key + fs::path(folder).filename().string()});
       if (!inside) return inside.error();
       transfers.insert(transfers.end(), inside->begin(), inside->end());
     }
-    if (transfers.empty()) return "no file matches " + source + (recurse ? "" : " (folders are uploaded only with recurse: true)");
+    if (transfers.empty())
+      return "no file matches " + source + (recurse ? "" : " (folders are uploaded only with recurse: true)");
   } else if (fs::is_directory(pattern.path, ec)) {
     if (!recurse) return source + " is a folder; set recurse: true to upload the files under it";
     auto inside = net::folder_transfers(pattern.path, prefix);

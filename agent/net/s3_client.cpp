@@ -1,16 +1,16 @@
 #include "agent/net/s3_client.h"
 
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <strings.h>
-#include <optional>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "agent/base/hash.h"
 #include "agent/net/aws_sigv4.h"
@@ -378,8 +378,8 @@ Status S3Client::put_multipart(const std::string& file, uint64_t size, const S3L
       body.length = std::min(options_.part_size, size - body.offset);
       auto hash = file_slice_sha256(file, body.offset, body.length);
       if (!hash) return abort_with(hash.error());
-      auto request = make_request("PUT", object, "partNumber=" + std::to_string(i + 1) + "&" + id_query,
-                                  expected_owner, body, *hash);
+      auto request = make_request("PUT", object, "partNumber=" + std::to_string(i + 1) + "&" + id_query, expected_owner,
+                                  body, *hash);
       if (!request) return abort_with(object.url() + ": " + request.error());
       requests.push_back(std::move(*request));
       hashes.push_back(*hash);
@@ -399,8 +399,8 @@ Status S3Client::put_multipart(const std::string& file, uint64_t size, const S3L
   }
   std::string complete = "<CompleteMultipartUpload>";
   for (uint64_t i = 0; i < parts; ++i)
-    complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags[i]) +
-                "</ETag></Part>";
+    complete +=
+        "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags[i]) + "</ETag></Part>";
   complete += "</CompleteMultipartUpload>";
   RequestBody body;
   body.text = complete;

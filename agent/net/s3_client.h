@@ -59,7 +59,7 @@ struct S3ClientOptions {
   RetryPolicy retry;
   const std::atomic<bool>* cancel = nullptr;
   std::optional<std::chrono::steady_clock::time_point> deadline;  // the step's timeout
-  std::function<void(const std::string&)> log;  // one line per transfer; no credentials
+  std::function<void(const std::string&)> log;                    // one line per transfer; no credentials
 };
 
 // Files to fetch or send in one batch.
@@ -70,8 +70,8 @@ struct S3Transfer {
 
 // What a batch did: everything is attempted (no rollback), failures are collected.
 struct S3BatchResult {
-  std::vector<std::string> done;                             // the objects (downloads) or files (uploads)
-  std::vector<std::pair<std::string, std::string>> failed;   // name, why
+  std::vector<std::string> done;                            // the objects (downloads) or files (uploads)
+  std::vector<std::pair<std::string, std::string>> failed;  // name, why
   uint64_t bytes = 0;
   bool ok() const { return failed.empty(); }
   // "3 of 5 objects downloaded (12 bytes); not downloaded: s3://b/x (why), ...; downloaded: ..."

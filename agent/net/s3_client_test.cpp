@@ -12,14 +12,15 @@
 #include "tests/support/s3_server.h"
 
 using namespace kiln::net;
+using kiln::Status;
 using kiln::s3test::S3Server;
 using kiln::s3test::ScopedEnvironment;
-using kiln::Status;
 using kiln::test::TempDir;
 
 namespace {
 
-#define NEEDS_S3 KILN_SKIP_UNLESS(kiln::s3test::have_s3_tools_or_ci(), "needs s3rver, /usr/bin/aws and python3-botocore")
+#define NEEDS_S3 \
+  KILN_SKIP_UNLESS(kiln::s3test::have_s3_tools_or_ci(), "needs s3rver, /usr/bin/aws and python3-botocore")
 
 std::vector<std::string> client_environment(const S3Server& s3, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> env = s3.environment();
@@ -36,7 +37,9 @@ std::string random_bytes(size_t n, unsigned seed) {
   return out;
 }
 
-std::string sha_of_file(const std::string& path) { return kiln::file_digest_hex(path, kiln::DigestAlgorithm::Sha256).hex; }
+std::string sha_of_file(const std::string& path) {
+  return kiln::file_digest_hex(path, kiln::DigestAlgorithm::Sha256).hex;
+}
 
 // Every request the proxy saw was correctly signed.
 bool all_signed(const S3Server& s3) {
@@ -44,7 +47,9 @@ bool all_signed(const S3Server& s3) {
   return !log.empty() && std::all_of(log.begin(), log.end(), [](const auto& r) { return r.value("signed_ok", false); });
 }
 
-S3Location loc(const std::string& key) { return {kiln::s3test::kBucket, key}; }
+S3Location loc(const std::string& key) {
+  return {kiln::s3test::kBucket, key};
+}
 
 }  // namespace
 
@@ -62,7 +67,7 @@ TEST_CASE("S3: parse_s3_url names what is wrong") {
 TEST_CASE("S3: keys that could land outside the destination folder are refused, naming the key") {
   CHECK(local_path_for_key("/dest", "p/", "p/a/b.txt").value() == "/dest/a/b.txt");
   CHECK(local_path_for_key("/dest/", "", "a//./b").value() == "/dest/a/b");
-  CHECK(local_path_for_key("/dest", "p/", "p/").value().empty());        // the prefix itself
+  CHECK(local_path_for_key("/dest", "p/", "p/").value().empty());         // the prefix itself
   CHECK(local_path_for_key("/dest", "p/", "p/folder/").value().empty());  // a folder marker
   for (std::string key : {"p/a/../../escape", "p/../x", "p/..", "p/a/.."}) {
     auto r = local_path_for_key("/dest", "p/", key);
@@ -112,7 +117,8 @@ TEST_CASE("S3: put, get and list through the verifying proxy; pages of 2 keys" *
   S3BatchResult got = client.get_objects(downloads, "");
   CHECK(got.ok());
   for (const auto& u : uploads) CHECK(sha_of_file(dir.file("down/" + u.object.key)) == sha_of_file(u.file));
-  CHECK(kiln::test::read_file(dir.file("down/list/f3 with space+plus&amp.txt")) == s3.get_text("list/f3 with space+plus&amp.txt"));
+  CHECK(kiln::test::read_file(dir.file("down/list/f3 with space+plus&amp.txt")) ==
+        s3.get_text("list/f3 with space+plus&amp.txt"));
   CHECK(all_signed(s3));
   CHECK(!log_lines.empty());
   for (const auto& line : log_lines) CHECK(line.find("S3RVER") == std::string::npos);
@@ -128,7 +134,8 @@ TEST_CASE("S3: put, get and list through the verifying proxy; pages of 2 keys" *
   CHECK(!std::filesystem::exists(dir.file(".nope.kiln-partial")));
 }
 
-TEST_CASE("S3: multipart upload above the threshold; the AWS CLI downloads the same bytes, and the reverse" * NEEDS_S3) {
+TEST_CASE("S3: multipart upload above the threshold; the AWS CLI downloads the same bytes, and the reverse" *
+          NEEDS_S3) {
   S3Server s3;
   ScopedEnvironment env(client_environment(s3));
   TempDir dir;
@@ -227,7 +234,7 @@ TEST_CASE("S3: upload_folder puts every file under the prefix with its relative 
   Status st = client.upload_folder(dir.file("logs"), *parse_s3_url("s3://kiln-test/run-logs"), "");
   REQUIRE_MESSAGE(st, st.error());
   CHECK(s3.keys("run-logs/") == std::vector<std::string>{"run-logs/TOE_1/application.log",
-                                                          "run-logs/TOE_1/sub/deeper/x.json", "run-logs/top.txt"});
+                                                         "run-logs/TOE_1/sub/deeper/x.json", "run-logs/top.txt"});
   CHECK(s3.get_text("run-logs/TOE_1/sub/deeper/x.json") == "{}");
   Status missing = client.upload_folder(dir.file("nope"), *parse_s3_url("s3://kiln-test/x/"), "");
   CHECK(missing.error().find("cannot read " + dir.file("nope")) == 0);
@@ -245,7 +252,8 @@ TEST_CASE("S3: a raised cancel flag stops transfers; the batch names what was no
   S3Client client(aws, options);
   S3BatchResult got = client.get_objects({{loc("c/a"), dir.file("a")}, {loc("c/b"), dir.file("b")}}, "");
   CHECK(got.summary("objects", "downloaded") ==
-        "0 of 2 objects downloaded (0 bytes); not downloaded: s3://kiln-test/c/a (cancelled), s3://kiln-test/c/b (cancelled)");
+        "0 of 2 objects downloaded (0 bytes); not downloaded: s3://kiln-test/c/a (cancelled), s3://kiln-test/c/b "
+        "(cancelled)");
   Status single = client.get_object(loc("c/a"), dir.file("a"), "");
   CHECK(!single);
   CHECK(!std::filesystem::exists(dir.file("a")));
