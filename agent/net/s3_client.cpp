@@ -246,14 +246,8 @@ Expected<HttpRequest> S3Client::make_request(const std::string& method, const S3
   std::string endpoint = aws_.endpoint(AwsService::S3, region_);
   HttpRequest request;
   request.method = method;
-  std::string path = "/" + uri_encode(object.key, true);
-  if (aws_.endpoint_overridden(AwsService::S3) || object.bucket.find('.') != std::string::npos) {
-    request.url = endpoint + "/" + object.bucket + path;
-  } else {
-    size_t host = endpoint.find("://");
-    host = host == std::string::npos ? 0 : host + 3;
-    request.url = endpoint.substr(0, host) + object.bucket + "." + endpoint.substr(host) + path;
-  }
+  bool path_style = aws_.endpoint_overridden(AwsService::S3) || object.bucket.find('.') != std::string::npos;
+  request.url = s3_object_url(endpoint, path_style, object);
   if (!query.empty()) request.url += "?" + query;
   request.body = std::move(body);
   request.follow_redirects = false;  // a redirect to another region would need a new signature
@@ -583,6 +577,14 @@ S3BatchResult S3Client::put_objects(const std::vector<S3Transfer>& transfers, co
     }
   }
   return result;
+}
+
+std::string s3_object_url(const std::string& endpoint, bool path_style, const S3Location& object) {
+  std::string path = "/" + uri_encode(object.key, true);
+  if (path_style) return endpoint + "/" + object.bucket + path;
+  size_t host = endpoint.find("://");
+  host = host == std::string::npos ? 0 : host + 3;
+  return endpoint.substr(0, host) + object.bucket + "." + endpoint.substr(host) + path;
 }
 
 Expected<std::vector<S3Transfer>> folder_transfers(const std::string& folder, const S3Location& prefix) {

@@ -122,6 +122,10 @@ class S3Client {
   std::string region_;
 };
 
+// The URL of an object: path-style (endpoint/bucket/key) or virtual-hosted
+// (scheme://bucket.host/key); the key is percent-encoded except for '/'.
+std::string s3_object_url(const std::string& endpoint, bool path_style, const S3Location& object);
+
 // Every regular file under `folder` (recursively; symlinks to files followed, symlinked
 // folders not entered) paired with the key `prefix.key` + "/" (when missing) + its path
 // relative to `folder`, sorted by key.

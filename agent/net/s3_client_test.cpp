@@ -64,6 +64,15 @@ TEST_CASE("S3: parse_s3_url names what is wrong") {
   CHECK(parse_s3_url("s3://Bad_Bucket/k").error().find("'Bad_Bucket' is not a valid bucket name") != std::string::npos);
 }
 
+TEST_CASE("S3: virtual-hosted URLs on AWS, path-style for an overridden endpoint or a bucket with dots") {
+  S3Location object{"my-bucket", "dir/a b+c~.txt"};
+  CHECK(s3_object_url("https://s3.eu-west-1.amazonaws.com", false, object) ==
+        "https://my-bucket.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc~.txt");
+  CHECK(s3_object_url("http://127.0.0.1:9000", true, object) == "http://127.0.0.1:9000/my-bucket/dir/a%20b%2Bc~.txt");
+  CHECK(s3_object_url("https://s3.us-east-1.amazonaws.com", true, {"my.bucket", ""}) ==
+        "https://s3.us-east-1.amazonaws.com/my.bucket/");
+}
+
 TEST_CASE("S3: keys that could land outside the destination folder are refused, naming the key") {
   CHECK(local_path_for_key("/dest", "p/", "p/a/b.txt").value() == "/dest/a/b.txt");
   CHECK(local_path_for_key("/dest/", "", "a//./b").value() == "/dest/a/b");
