@@ -245,3 +245,73 @@ TEST_CASE("S3Upload: a bucket owner mismatch fails with S3's message; credential
     CHECK(everything.find(token) == std::string::npos);
   }
 }
+
+TEST_CASE("S3Download: the step's timeoutSeconds stops a stalled transfer; no partial file is left" * NEEDS_S3) {
+  kiln::s3test::S3ServerOptions options;
+  options.stall = "/slow/";
+  options.stall_seconds = 30;
+  S3Server s3(options);
+  TempDir dir;
+  REQUIRE(s3.put_text("slow/object", "never arrives in time"));
+  std::string doc =
+      "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Step\n"
+      "        action: S3Download\n        timeoutSeconds: 2\n        inputs:\n"
+      "          - source: " +
+      s3.url("slow/object") + "\n            destination: " + dir.file("out/object") + "\n";
+  std::vector<std::string> env = s3.environment();
+  env.insert(env.end(), {"AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_ENDPOINT_URL="});
+  auto start = std::chrono::steady_clock::now();
+  auto result = kiln::test::run_kiln(
+      {"run", "--documents", dir.write("doc.yml", doc), "--log-directory", dir.file("logs")}, "", env);
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(seconds < 15);
+  CHECK(files_under(dir.file("out")).empty());
+}
+
+TEST_CASE("S3Download: instance-role credentials from IMDSv2 (the IMDS stand-in) sign kiln's requests" * NEEDS_S3) {
+  // IMDS exists only on EC2; tests/servers/imds_standin.py stands in for it. It hands out
+  // the proxy's key pair with a session token, which the proxy sees signed.
+  kiln::s3test::S3ServerOptions options;
+  options.secret = "role-SECRET-from-imds";
+  S3Server s3(options);
+  TempDir dir;
+  REQUIRE(s3.put_text("role/object", "via the instance role"));
+  kiln::s3test::Background imds(
+      {kiln::s3test::kPython, kiln::s3test::servers_dir() + "/imds_standin.py", "--port-file", dir.file("imds.port"),
+       "--counts", dir.file("imds.counts"), "--role", "kiln-build-role", "--access-key", kiln::s3test::kAccessKey,
+       "--secret", options.secret, "--paths", R"({"meta-data/placement/region": "us-east-1"})"},
+      dir.file("imds.out"));
+  REQUIRE(kiln::s3test::wait_for([&] { return !kiln::test::read_file(dir.file("imds.port")).empty(); }));
+  std::vector<std::string> env = {
+      "AWS_ENDPOINT_URL_S3=" + s3.endpoint(),
+      "AWS_ACCESS_KEY_ID=",
+      "AWS_SECRET_ACCESS_KEY=",
+      "AWS_SESSION_TOKEN=",
+      "AWS_PROFILE=",
+      "AWS_ENDPOINT_URL=",
+      "AWS_REGION=",
+      "AWS_DEFAULT_REGION=",
+      "AWS_SHARED_CREDENTIALS_FILE=/nonexistent-kiln",
+      "AWS_CONFIG_FILE=/nonexistent-kiln",
+      "AWS_EC2_METADATA_DISABLED=",
+      "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:" + kiln::test::read_file(dir.file("imds.port"))};
+  std::string doc =
+      "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Step\n"
+      "        action: S3Download\n        inputs:\n          - source: " +
+      s3.url("role/object") + "\n            destination: " + dir.file("object") + "\n";
+  auto result = kiln::test::run_kiln(
+      {"run", "--documents", dir.write("doc.yml", doc), "--log-directory", dir.file("logs")}, "", env);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(kiln::test::read_file(dir.file("object")) == "via the instance role");
+  auto counts = json::parse(kiln::test::read_file(dir.file("imds.counts")), nullptr, false);
+  CHECK(counts.value("credentials", 0) == 1);
+  CHECK(counts.value("unauthorized", -1) == 0);
+  auto log = s3.proxy_log();
+  REQUIRE(!log.empty());
+  CHECK(log.back().value("signed_ok", false));
+  auto headers = log.back()["headers"];
+  CHECK(std::find(headers.begin(), headers.end(), "x-amz-security-token") != headers.end());
+}

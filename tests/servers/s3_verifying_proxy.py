@@ -7,6 +7,10 @@ original request unchanged to s3rver.
 
     s3_verifying_proxy.py --upstream http://127.0.0.1:PORT --port-file F --log F
                           --secrets '{"S3RVER": "S3RVER"}' [--owner 111122223333]
+                          [--stall PATH-SUBSTRING --stall-seconds N]
+
+--stall holds requests whose path contains the substring for N seconds before answering
+(for timeout tests).
 
 Bodies are spooled to a temporary file past a few MiB (the payload hash is computed while
 reading), and responses stream back in chunks, so a 200 MB object is never held whole.
@@ -21,6 +25,7 @@ import socketserver
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +114,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self._log(record)
             self._error(403, "AccessDenied", "Access Denied")
             return
+        if self.server.stall and self.server.stall in self.path:
+            time.sleep(self.server.stall_seconds)
         forward = {n: v for n, v in headers if n.lower() not in HOP_BY_HOP}
         conn = self._upstream()
         try:
@@ -165,11 +172,14 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--secrets", required=True, help="JSON map access key id -> secret")
     p.add_argument("--owner", default="")
+    p.add_argument("--stall", default="")
+    p.add_argument("--stall-seconds", type=float, default=0)
     a = p.parse_args()
     server = Server(("127.0.0.1", 0), Proxy)
     server.upstream = urllib.parse.urlparse(a.upstream)
     server.secrets = json.loads(a.secrets)
     server.owner = a.owner
+    server.stall, server.stall_seconds = a.stall, a.stall_seconds
     server.log_path = a.log
     server.log_lock = threading.Lock()
     server.local = threading.local()

@@ -188,6 +188,8 @@ struct S3ServerOptions {
   // The secret the proxy expects for access key S3RVER (s3rver itself checks no signature),
   // so a test can look for a distinctive secret in kiln's logs.
   std::string secret = kSecretKey;
+  std::string stall;      // the proxy holds requests whose path contains this ...
+  int stall_seconds = 0;  // ... for this long (timeout tests)
 };
 
 class S3Server {
@@ -221,6 +223,8 @@ class S3Server {
                                      "--log",       dir_.file("proxy.log"),
                                      "--secrets",   nlohmann::json{{kAccessKey, options.secret}}.dump()};
     if (!options.owner.empty()) argv.insert(argv.end(), {"--owner", options.owner});
+    if (!options.stall.empty())
+      argv.insert(argv.end(), {"--stall", options.stall, "--stall-seconds", std::to_string(options.stall_seconds)});
     proxy_ = std::make_unique<Background>(argv, dir_.file("proxy.out"));
     up = wait_for([&] { return !kiln::test::read_file(dir_.file("proxy.port")).empty(); });
     REQUIRE_MESSAGE(up, "the S3 verifying proxy did not start: " << kiln::test::read_file(dir_.file("proxy.out")));
