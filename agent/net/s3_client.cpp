@@ -230,8 +230,8 @@ Status S3Client::sign(HttpRequest& request, const std::string& payload_sha256) {
 void S3Client::apply_limits(HttpRequest& request) const {
   request.cancel = options_.cancel;
   if (options_.deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(*options_.deadline - SteadyClock::now());
-    request.total_timeout = std::max(std::chrono::seconds(1), left + std::chrono::seconds(1));
+    auto left = std::chrono::ceil<std::chrono::seconds>(*options_.deadline - SteadyClock::now());
+    request.total_timeout = std::max(std::chrono::seconds(1), left);
   }
 }
 
@@ -261,14 +261,19 @@ HttpResponse S3Client::perform(HttpRequest request, const std::string& payload_s
   if (options_.deadline && SteadyClock::now() >= *options_.deadline) {
     HttpResponse timed_out;
     timed_out.error = TransferError::Timeout;
-    timed_out.error_message = "the step's timeout ran out";
+    timed_out.error_message = "timed out (the step's timeoutSeconds ran out)";
     return timed_out;
   }
-  return perform_with_retries(http_, std::move(request), options_.retry,
-                              [this, payload_sha256](HttpRequest& retry, const HttpResponse&) {
-                                apply_limits(retry);
-                                return static_cast<bool>(sign(retry, payload_sha256));  // a fresh x-amz-date
-                              });
+  HttpResponse response = perform_with_retries(
+      http_, std::move(request), options_.retry, [this, payload_sha256](HttpRequest& retry, const HttpResponse&) {
+        // No new attempt once the step's time is up.
+        if (options_.deadline && SteadyClock::now() >= *options_.deadline) return false;
+        apply_limits(retry);
+        return static_cast<bool>(sign(retry, payload_sha256));  // a fresh x-amz-date
+      });
+  if (response.error == TransferError::Timeout && options_.deadline && SteadyClock::now() >= *options_.deadline)
+    response.error_message = "timed out (the step's timeoutSeconds ran out)";
+  return response;
 }
 
 Status S3Client::get_object(const S3Location& object, const std::string& path, const std::string& expected_owner,
