@@ -118,11 +118,23 @@ void attach(HttpRequest& request, PartialFile& file) {
   request.on_body = [&file](std::string_view data) { return file.append(data); };
 }
 
+// Today's rules allow a-z 0-9 . - (3-63); buckets made in us-east-1 before 2018 may also
+// hold upper case and '_' (up to 255): accepted, and addressed path-style.
 bool valid_bucket_name(const std::string& bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  if (bucket.size() < 3 || bucket.size() > 255) return false;
   for (char c : bucket)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
-  return bucket.front() != '.' && bucket.front() != '-' && bucket.back() != '.' && bucket.back() != '-';
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+          c == '_'))
+      return false;
+  return true;
+}
+
+// Whether the bucket can be a host name under *.s3.<region>.amazonaws.com (and its certificate).
+bool virtual_host_bucket(const std::string& bucket) {
+  if (bucket.size() > 63) return false;
+  for (char c : bucket)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return bucket.front() != '-' && bucket.back() != '-';
 }
 
 std::string join_names(const std::vector<std::string>& names, size_t shown) {
@@ -246,7 +258,7 @@ Expected<HttpRequest> S3Client::make_request(const std::string& method, const S3
   std::string endpoint = aws_.endpoint(AwsService::S3, region_);
   HttpRequest request;
   request.method = method;
-  bool path_style = aws_.endpoint_overridden(AwsService::S3) || object.bucket.find('.') != std::string::npos;
+  bool path_style = aws_.endpoint_overridden(AwsService::S3) || !virtual_host_bucket(object.bucket);
   request.url = s3_object_url(endpoint, path_style, object);
   if (!query.empty()) request.url += "?" + query;
   request.body = std::move(body);

@@ -2,8 +2,9 @@
 // (a file appears whole or not at all), small objects into memory (s3:// documents),
 // multipart uploads above a threshold, ListObjectsV2 with pagination, and many-object
 // transfers run concurrently over shared connections (perform_all). Path-style addressing
-// when the endpoint is overridden (a local S3-compatible server) or the bucket name has
-// dots (TLS wildcard certificates do not cover them); virtual-hosted otherwise.
+// when the endpoint is overridden (a local S3-compatible server) or the bucket name is not
+// a plain host label (dots: TLS wildcard certificates do not cover them; legacy upper-case
+// or '_' names); virtual-hosted otherwise.
 //
 // Every request carries x-amz-content-sha256 (the body's hash; for a file, the hash of
 // the slice sent), the session token when there is one, x-amz-expected-bucket-owner when

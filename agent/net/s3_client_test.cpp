@@ -61,7 +61,9 @@ TEST_CASE("S3: parse_s3_url names what is wrong") {
   CHECK(parse_s3_url("s3://my.bucket").value().key.empty());
   CHECK(parse_s3_url("https://x/y").error() == "'https://x/y' is not an S3 URL (expected s3://bucket/key)");
   CHECK(parse_s3_url("s3:///key").error() == "'s3:///key' names no bucket (expected s3://bucket/key)");
-  CHECK(parse_s3_url("s3://Bad_Bucket/k").error().find("'Bad_Bucket' is not a valid bucket name") != std::string::npos);
+  CHECK(parse_s3_url("s3://bad bucket!/k").error().find("'bad bucket!' is not a valid bucket name") !=
+        std::string::npos);
+  CHECK(parse_s3_url("s3://Legacy_Bucket/k").value().bucket == "Legacy_Bucket");  // pre-2018 us-east-1 names
 }
 
 TEST_CASE("S3: virtual-hosted URLs on AWS, path-style for an overridden endpoint or a bucket with dots") {
