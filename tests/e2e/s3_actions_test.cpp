@@ -204,6 +204,23 @@ TEST_CASE("S3Upload: a file, a wildcard without and with recurse, a folder with 
   CHECK(s3.keys("x/").empty());
 }
 
+TEST_CASE("S3Upload: a partial failure names what was and was not uploaded; uploaded objects stay" * NEEDS_S3) {
+  kiln::s3test::S3ServerOptions options;
+  options.fail = "/partial/b";  // the proxy refuses this one object (400, not retried)
+  S3Server s3(options);
+  TempDir dir;
+  for (const char* name : {"a.txt", "b.txt", "c.txt"}) dir.write(std::string("src/") + name, name);
+  auto run = run_s3_step(dir, s3, "S3Upload",
+                         json::array({{{"source", dir.file("src/*")}, {"destination", s3.url("partial/")}}}));
+  INFO(kiln::e2e::describe(run));
+  CHECK(run.exit_code() == 1);
+  CHECK(failure(run) ==
+        "item 0 (" + dir.file("src/*") + "): 2 of 3 files uploaded (10 bytes); not uploaded: " + dir.file("src/b.txt") +
+            " (" + s3.url("partial/b.txt") + ": InvalidRequest: Injected failure for a test (HTTP 400)); uploaded: " +
+            dir.file("src/a.txt") + ", " + dir.file("src/c.txt"));
+  CHECK(s3.keys("partial/") == keys({"partial/a.txt", "partial/c.txt"}));
+}
+
 TEST_CASE("S3Upload: a bucket owner mismatch fails with S3's message; credentials never reach kiln's logs" * NEEDS_S3) {
   kiln::s3test::S3ServerOptions options;
   options.owner = "111122223333";

@@ -7,10 +7,11 @@ original request unchanged to s3rver.
 
     s3_verifying_proxy.py --upstream http://127.0.0.1:PORT --port-file F --log F
                           --secrets '{"S3RVER": "S3RVER"}' [--owner 111122223333]
-                          [--stall PATH-SUBSTRING --stall-seconds N]
+                          [--stall PATH-SUBSTRING --stall-seconds N] [--fail PATH-SUBSTRING]
 
 --stall holds requests whose path contains the substring for N seconds before answering
-(for timeout tests).
+(for timeout tests); --fail answers 400 InvalidRequest to requests whose path contains
+the substring (for partial-failure and multipart-abort tests).
 
 Bodies are spooled to a temporary file past a few MiB (the payload hash is computed while
 reading), and responses stream back in chunks, so a 200 MB object is never held whole.
@@ -114,6 +115,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self._log(record)
             self._error(403, "AccessDenied", "Access Denied")
             return
+        if self.server.fail and self.server.fail in self.path:
+            record.update(status=400, why="injected failure")
+            self._log(record)
+            self._error(400, "InvalidRequest", "Injected failure for a test")
+            return
         if self.server.stall and self.server.stall in self.path:
             time.sleep(self.server.stall_seconds)
         forward = {n: v for n, v in headers if n.lower() not in HOP_BY_HOP}
@@ -173,13 +179,14 @@ def main():
     p.add_argument("--secrets", required=True, help="JSON map access key id -> secret")
     p.add_argument("--owner", default="")
     p.add_argument("--stall", default="")
+    p.add_argument("--fail", default="")
     p.add_argument("--stall-seconds", type=float, default=0)
     a = p.parse_args()
     server = Server(("127.0.0.1", 0), Proxy)
     server.upstream = urllib.parse.urlparse(a.upstream)
     server.secrets = json.loads(a.secrets)
     server.owner = a.owner
-    server.stall, server.stall_seconds = a.stall, a.stall_seconds
+    server.stall, server.stall_seconds, server.fail = a.stall, a.stall_seconds, a.fail
     server.log_path = a.log
     server.log_lock = threading.Lock()
     server.local = threading.local()

@@ -190,6 +190,7 @@ struct S3ServerOptions {
   std::string secret = kSecretKey;
   std::string stall;      // the proxy holds requests whose path contains this ...
   int stall_seconds = 0;  // ... for this long (timeout tests)
+  std::string fail;       // the proxy answers 400 to requests whose path contains this
 };
 
 class S3Server {
@@ -223,6 +224,7 @@ class S3Server {
                                      "--log",       dir_.file("proxy.log"),
                                      "--secrets",   nlohmann::json{{kAccessKey, options.secret}}.dump()};
     if (!options.owner.empty()) argv.insert(argv.end(), {"--owner", options.owner});
+    if (!options.fail.empty()) argv.insert(argv.end(), {"--fail", options.fail});
     if (!options.stall.empty())
       argv.insert(argv.end(), {"--stall", options.stall, "--stall-seconds", std::to_string(options.stall_seconds)});
     proxy_ = std::make_unique<Background>(argv, dir_.file("proxy.out"));
