@@ -80,6 +80,8 @@ struct S3BatchResult {
   std::string summary(const std::string& noun, const std::string& verb) const;
 };
 
+// One S3Client per thread (it owns an HttpClient and its connections); the AwsEnvironment
+// behind it may be shared.
 class S3Client {
  public:
   explicit S3Client(AwsEnvironment& aws, S3ClientOptions options = {});
