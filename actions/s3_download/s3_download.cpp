@@ -17,7 +17,7 @@ ActionResult run_s3_download(ActionContext& context) {
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), path = item.at("destination").get<std::string>();
     std::string owner = item.value("expectedBucketOwner", "");
-    bool overwrite = item.value("overwrite", true);
+    bool overwrite = item.at("overwrite").get<bool>();  // the schema default is filled in
     bool prefix = source.size() > 5 && source.ends_with("/*");
     auto location = net::parse_s3_url(prefix ? source.substr(0, source.size() - 1) : source);
     if (!location) return location.error();

@@ -27,13 +27,15 @@ std::string plan(const std::string& source, const net::S3Location& destination, 
     if (auto e = path_ops::expand_wildcard(pattern, path_ops::Kind::RegularFile, files); !e.empty()) return e;
     if (recurse)
       if (auto e = path_ops::expand_wildcard(pattern, path_ops::Kind::Folder, folders); !e.empty()) return e;
-    for (const auto& file : files) transfers.push_back({{prefix.bucket, prefix.key + fs::path(file).filename().string()}, file});
+    for (const auto& file : files)
+      transfers.push_back({{prefix.bucket, prefix.key + fs::path(file).filename().string()}, file});
     for (const auto& folder : folders) {
       auto inside = net::folder_transfers(folder, {prefix.bucket, prefix.key + fs::path(folder).filename().string()});
       if (!inside) return inside.error();
       transfers.insert(transfers.end(), inside->begin(), inside->end());
     }
-    if (transfers.empty()) return "no file matches " + source + (recurse ? "" : " (folders are uploaded only with recurse: true)");
+    if (transfers.empty())
+      return "no file matches " + source + (recurse ? "" : " (folders are uploaded only with recurse: true)");
   } else if (fs::is_directory(pattern.path, ec)) {
     if (!recurse) return source + " is a folder; set recurse: true to upload the files under it";
     auto inside = net::folder_transfers(pattern.path, prefix);
@@ -56,7 +58,7 @@ ActionResult run_s3_upload(ActionContext& context) {
   path_ops::Interrupt interrupt(context);
   ActionResult result = path_ops::run_items(context, "source", [&](const nlohmann::json& item) -> std::string {
     std::string source = item.at("source").get<std::string>(), owner = item.value("expectedBucketOwner", "");
-    const nlohmann::json& recurse_input = item.contains("recurse") ? item["recurse"] : nlohmann::json(false);
+    const nlohmann::json& recurse_input = item.at("recurse");  // the schema default is filled in
     bool recurse = recurse_input.is_boolean() ? recurse_input.get<bool>() : recurse_input == "true";
     if (recurse_input.is_string() && recurse_input != "true" && recurse_input != "false")
       return "recurse must be true or false, not '" + recurse_input.get<std::string>() + "'";

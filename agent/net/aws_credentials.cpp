@@ -1,12 +1,11 @@
 #include "agent/net/aws_credentials.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "agent/base/text.h"
@@ -122,7 +121,9 @@ ImdsClient::ImdsClient() {
   disabled_ = lowercase_ascii(env("AWS_EC2_METADATA_DISABLED")) == "true";
 }
 
-bool ImdsClient::disabled() const { return disabled_; }
+bool ImdsClient::disabled() const {
+  return disabled_;
+}
 
 Expected<std::string> ImdsClient::get(const std::string& path) {
   if (disabled_) return unexpected("IMDS is disabled (AWS_EC2_METADATA_DISABLED=true)");
@@ -242,7 +243,8 @@ Expected<std::string> AwsEnvironment::region(const std::string& explicit_region)
     std::lock_guard lock(mutex_);
     if (cached_region_) return *cached_region_;
   }
-  if (imds_.disabled()) return unexpected("no AWS region: " + why + "; IMDS is disabled (AWS_EC2_METADATA_DISABLED=true)");
+  if (imds_.disabled())
+    return unexpected("no AWS region: " + why + "; IMDS is disabled (AWS_EC2_METADATA_DISABLED=true)");
   auto r = imds_.get("meta-data/placement/region");
   if (!r || trim_ascii(*r).empty())
     return unexpected("no AWS region: " + why + "; " + (r ? "IMDS gave an empty placement/region" : r.error()));
@@ -252,7 +254,7 @@ Expected<std::string> AwsEnvironment::region(const std::string& explicit_region)
 }
 
 std::string AwsEnvironment::endpoint(AwsService service, const std::string& region) const {
-  const char* name = service == AwsService::S3 ? "AWS_ENDPOINT_URL_S3"
+  const char* name = service == AwsService::S3    ? "AWS_ENDPOINT_URL_S3"
                      : service == AwsService::Ssm ? "AWS_ENDPOINT_URL_SSM"
                                                   : "AWS_ENDPOINT_URL_LOGS";
   std::string url = env(name);
@@ -266,7 +268,7 @@ std::string AwsEnvironment::endpoint(AwsService service, const std::string& regi
 }
 
 bool AwsEnvironment::endpoint_overridden(AwsService service) const {
-  const char* name = service == AwsService::S3 ? "AWS_ENDPOINT_URL_S3"
+  const char* name = service == AwsService::S3    ? "AWS_ENDPOINT_URL_S3"
                      : service == AwsService::Ssm ? "AWS_ENDPOINT_URL_SSM"
                                                   : "AWS_ENDPOINT_URL_LOGS";
   return !env(name).empty() || !env("AWS_ENDPOINT_URL").empty();

@@ -23,7 +23,7 @@ namespace kiln::net {
 struct AwsCredentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;  // empty for long-term keys
+  std::string session_token;                                     // empty for long-term keys
   std::optional<std::chrono::system_clock::time_point> expires;  // instance-role credentials
   std::string source;  // "environment", "shared credentials file (profile x)", "instance role y": for messages
 };

@@ -16,11 +16,21 @@ using kiln::test::TempDir;
 
 namespace {
 
-const char* const kVariables[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_REGION",
-                                  "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                                  "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_LOGS", "AWS_EC2_METADATA_DISABLED",
-                                  "AWS_EC2_METADATA_SERVICE_ENDPOINT", "HOME"};
+const char* const kVariables[] = {"AWS_ACCESS_KEY_ID",
+                                  "AWS_SECRET_ACCESS_KEY",
+                                  "AWS_SESSION_TOKEN",
+                                  "AWS_PROFILE",
+                                  "AWS_SHARED_CREDENTIALS_FILE",
+                                  "AWS_CONFIG_FILE",
+                                  "AWS_REGION",
+                                  "AWS_DEFAULT_REGION",
+                                  "AWS_ENDPOINT_URL",
+                                  "AWS_ENDPOINT_URL_S3",
+                                  "AWS_ENDPOINT_URL_SSM",
+                                  "AWS_ENDPOINT_URL_LOGS",
+                                  "AWS_EC2_METADATA_DISABLED",
+                                  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                  "HOME"};
 
 // Clears every AWS variable for the test (HOME to an empty folder) and restores them after.
 class CleanAwsEnvironment {
@@ -53,8 +63,12 @@ class CleanAwsEnvironment {
 class ImdsStandIn {
  public:
   ImdsStandIn(CleanAwsEnvironment& env, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {kiln::s3test::kPython, kiln::s3test::servers_dir() + "/imds_standin.py",
-                                     "--port-file", dir_.file("port"), "--counts", dir_.file("counts")};
+    std::vector<std::string> argv = {kiln::s3test::kPython,
+                                     kiln::s3test::servers_dir() + "/imds_standin.py",
+                                     "--port-file",
+                                     dir_.file("port"),
+                                     "--counts",
+                                     dir_.file("counts")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<kiln::s3test::Background>(argv, dir_.file("out"));
     REQUIRE_MESSAGE(kiln::s3test::wait_for([&] { return !kiln::test::read_file(dir_.file("port")).empty(); }),
@@ -95,9 +109,10 @@ TEST_CASE("AWS credentials: shared credentials file, AWS_PROFILE, then [profile 
                    "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = default-secret\n"
                    "\n[work]\naws_access_key_id=AKIDWORK\naws_secret_access_key=work-secret\n"
                    "aws_session_token = work-token\n");
-  std::string config = env.home().write("cfg", "[default]\nregion = eu-central-1\n[profile other]\nregion = ap-south-1\n"
-                                               "s3 =\n  addressing_style = path\naws_access_key_id = AKIDCONFIG\n"
-                                               "aws_secret_access_key = config-secret\n");
+  std::string config = env.home().write("cfg",
+                                        "[default]\nregion = eu-central-1\n[profile other]\nregion = ap-south-1\n"
+                                        "s3 =\n  addressing_style = path\naws_access_key_id = AKIDCONFIG\n"
+                                        "aws_secret_access_key = config-secret\n");
   env.set("AWS_CONFIG_FILE", config);
   {
     AwsEnvironment aws;
@@ -124,8 +139,9 @@ TEST_CASE("AWS credentials: shared credentials file, AWS_PROFILE, then [profile 
     CHECK(c->secret_access_key == "config-secret");
     CHECK(aws.region().value_or("?") == "ap-south-1");
   }
-  env.set("AWS_SHARED_CREDENTIALS_FILE", env.home().write("creds2", "[other]\naws_access_key_id = AKIDCREDS2\n"
-                                                                    "aws_secret_access_key = s2\n"));
+  env.set("AWS_SHARED_CREDENTIALS_FILE", env.home().write("creds2",
+                                                          "[other]\naws_access_key_id = AKIDCREDS2\n"
+                                                          "aws_secret_access_key = s2\n"));
   {
     AwsEnvironment aws;
     CHECK(aws.credentials().value().access_key_id == "AKIDCREDS2");
@@ -200,9 +216,9 @@ TEST_CASE("AWS credentials: IMDS requests without the token are refused by the s
   AwsEnvironment aws;
   CHECK(aws.imds().get("meta-data/instance-id").value_or("?") == "i-0123456789abcdef0");
   CHECK(imds.count("unauthorized") == 0);
-  auto r = kiln::s3test::run({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                              std::string(std::getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")) +
-                                  "/latest/meta-data/instance-id"});
+  auto r = kiln::s3test::run(
+      {"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+       std::string(std::getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")) + "/latest/meta-data/instance-id"});
   CHECK(r.out == "401");
   auto c = aws.credentials();
   REQUIRE(!c);

@@ -35,8 +35,8 @@ UrlParts split_url(const std::string& url) {
   std::string scheme = scheme_end == std::string::npos ? "https" : lowercase_ascii(url.substr(0, scheme_end));
   size_t host_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
   size_t path_begin = url.find_first_of("/?#", host_begin);
-  std::string authority = url.substr(host_begin, path_begin == std::string::npos ? std::string::npos
-                                                                                  : path_begin - host_begin);
+  std::string authority =
+      url.substr(host_begin, path_begin == std::string::npos ? std::string::npos : path_begin - host_begin);
   if (size_t at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
   size_t colon = authority.rfind(':');
   if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {

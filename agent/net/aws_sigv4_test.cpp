@@ -95,7 +95,7 @@ TEST_CASE("SigV4: canonical form: sorted query, non-default port in host, trimme
   CHECK(header(https, "host") == "example.com");
 }
 
-TEST_CASE("SigV4: the session token is sent and signed" ) {
+TEST_CASE("SigV4: the session token is sent and signed") {
   HttpRequest r;
   r.url = "https://s3.us-east-1.amazonaws.com/b/k";
   AwsCredentials c{"AKIDKILN", "secret", "TOKEN-123", {}, "test"};

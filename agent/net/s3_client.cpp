@@ -1,6 +1,7 @@
 #include "agent/net/s3_client.h"
 
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "agent/base/hash.h"
 #include "agent/net/aws_sigv4.h"
@@ -37,61 +39,102 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
-// A destination being written: the partial file beside it, renamed when complete.
+// A destination being written: the partial file beside it, renamed when complete. The
+// file is opened when the response's headers arrive and closed as soon as the announced
+// length is in, so a batch of thousands holds descriptors only for transfers in flight.
 struct PartialFile {
   std::string path;
   std::string partial;
   int fd = -1;
-  int write_error = 0;
+  bool created = false;
+  std::string error;  // why writing failed
   uint64_t bytes = 0;
+  std::optional<uint64_t> expected;
 
-  std::string open() {
+  std::string prepare() {
     std::error_code ec;
     fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (!parent.empty() && !fs::create_directories(parent, ec) && ec)
+      return "cannot create the folder " + parent.string() + ": " + ec.message();
     partial = partial_path_for(path);
-    fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return "cannot create " + partial + ": " + std::strerror(errno);
     return "";
   }
   // Each attempt starts the file over.
-  bool restart() {
+  bool start(const std::vector<HttpHeader>& headers) {
     bytes = 0;
-    return ::ftruncate(fd, 0) == 0 && ::lseek(fd, 0, SEEK_SET) == 0;
+    expected.reset();
+    for (const auto& h : headers)
+      if (h.name.size() == 14 && ::strncasecmp(h.name.c_str(), "content-length", 14) == 0)
+        expected = std::strtoull(h.value.c_str(), nullptr, 10);
+    if (fd < 0) {
+      fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fd < 0) return fail("cannot create " + partial + ": " + std::strerror(errno));
+      created = true;
+    } else if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) {
+      return fail("cannot truncate " + partial + ": " + std::strerror(errno));
+    }
+    return finish_if_complete();
   }
   bool append(std::string_view data) {
-    if (int e = write_all(fd, data)) {
-      write_error = e;
-      return false;
-    }
+    if (fd < 0) return fail("data after the announced length for " + partial);
+    if (int e = write_all(fd, data)) return fail("cannot write " + partial + ": " + std::strerror(e));
     bytes += data.size();
+    return finish_if_complete();
+  }
+  bool finish_if_complete() {
+    if (!expected || bytes < *expected) return true;
+    int was = fd;
+    fd = -1;
+    if (::close(was) != 0) return fail("cannot write " + partial + ": " + std::strerror(errno));
     return true;
   }
+  bool fail(std::string why) {
+    error = std::move(why);
+    return false;
+  }
   std::string commit() {
-    int fd_was = fd;
-    fd = -1;
-    if (::close(fd_was) != 0) return "cannot write " + partial + ": " + std::strerror(errno);
+    if (!error.empty()) return error;
+    if (!created) return "no answer was written to " + path;
+    if (fd >= 0) {
+      int was = fd;
+      fd = -1;
+      if (::close(was) != 0) return "cannot write " + partial + ": " + std::strerror(errno);
+    }
     if (::rename(partial.c_str(), path.c_str()) != 0) return "cannot rename to " + path + ": " + std::strerror(errno);
+    created = false;
     return "";
   }
   void discard() {
     if (fd >= 0) ::close(fd);
     fd = -1;
-    if (!partial.empty()) ::unlink(partial.c_str());
+    if (created) ::unlink(partial.c_str());
+    created = false;
   }
   ~PartialFile() { discard(); }
 };
 
 void attach(HttpRequest& request, PartialFile& file) {
-  request.on_headers = [&file](long, const std::vector<HttpHeader>&) { return file.restart(); };
+  request.on_headers = [&file](long, const std::vector<HttpHeader>& headers) { return file.start(headers); };
   request.on_body = [&file](std::string_view data) { return file.append(data); };
 }
 
+// Today's rules allow a-z 0-9 . - (3-63); buckets made in us-east-1 before 2018 may also
+// hold upper case and '_' (up to 255): accepted, and addressed path-style.
 bool valid_bucket_name(const std::string& bucket) {
-  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  if (bucket.size() < 3 || bucket.size() > 255) return false;
   for (char c : bucket)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
-  return bucket.front() != '.' && bucket.front() != '-' && bucket.back() != '.' && bucket.back() != '-';
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+          c == '_'))
+      return false;
+  return true;
+}
+
+// Whether the bucket can be a host name under *.s3.<region>.amazonaws.com (and its certificate).
+bool virtual_host_bucket(const std::string& bucket) {
+  if (bucket.size() > 63) return false;
+  for (char c : bucket)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return bucket.front() != '-' && bucket.back() != '-';
 }
 
 std::string join_names(const std::vector<std::string>& names, size_t shown) {
@@ -199,8 +242,8 @@ Status S3Client::sign(HttpRequest& request, const std::string& payload_sha256) {
 void S3Client::apply_limits(HttpRequest& request) const {
   request.cancel = options_.cancel;
   if (options_.deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(*options_.deadline - SteadyClock::now());
-    request.total_timeout = std::max(std::chrono::seconds(1), left + std::chrono::seconds(1));
+    auto left = std::chrono::ceil<std::chrono::seconds>(*options_.deadline - SteadyClock::now());
+    request.total_timeout = std::max(std::chrono::seconds(1), left);
   }
 }
 
@@ -215,14 +258,8 @@ Expected<HttpRequest> S3Client::make_request(const std::string& method, const S3
   std::string endpoint = aws_.endpoint(AwsService::S3, region_);
   HttpRequest request;
   request.method = method;
-  std::string path = "/" + uri_encode(object.key, true);
-  if (aws_.endpoint_overridden(AwsService::S3) || object.bucket.find('.') != std::string::npos) {
-    request.url = endpoint + "/" + object.bucket + path;
-  } else {
-    size_t host = endpoint.find("://");
-    host = host == std::string::npos ? 0 : host + 3;
-    request.url = endpoint.substr(0, host) + object.bucket + "." + endpoint.substr(host) + path;
-  }
+  bool path_style = aws_.endpoint_overridden(AwsService::S3) || !virtual_host_bucket(object.bucket);
+  request.url = s3_object_url(endpoint, path_style, object);
   if (!query.empty()) request.url += "?" + query;
   request.body = std::move(body);
   request.follow_redirects = false;  // a redirect to another region would need a new signature
@@ -236,14 +273,19 @@ HttpResponse S3Client::perform(HttpRequest request, const std::string& payload_s
   if (options_.deadline && SteadyClock::now() >= *options_.deadline) {
     HttpResponse timed_out;
     timed_out.error = TransferError::Timeout;
-    timed_out.error_message = "the step's timeout ran out";
+    timed_out.error_message = "timed out (the step's timeoutSeconds ran out)";
     return timed_out;
   }
-  return perform_with_retries(http_, std::move(request), options_.retry,
-                              [this, payload_sha256](HttpRequest& retry, const HttpResponse&) {
-                                apply_limits(retry);
-                                return static_cast<bool>(sign(retry, payload_sha256));  // a fresh x-amz-date
-                              });
+  HttpResponse response = perform_with_retries(
+      http_, std::move(request), options_.retry, [this, payload_sha256](HttpRequest& retry, const HttpResponse&) {
+        // No new attempt once the step's time is up.
+        if (options_.deadline && SteadyClock::now() >= *options_.deadline) return false;
+        apply_limits(retry);
+        return static_cast<bool>(sign(retry, payload_sha256));  // a fresh x-amz-date
+      });
+  if (response.error == TransferError::Timeout && options_.deadline && SteadyClock::now() >= *options_.deadline)
+    response.error_message = "timed out (the step's timeoutSeconds ran out)";
+  return response;
 }
 
 Status S3Client::get_object(const S3Location& object, const std::string& path, const std::string& expected_owner,
@@ -253,10 +295,10 @@ Status S3Client::get_object(const S3Location& object, const std::string& path, c
   if (!request) return unexpected(object.url() + ": " + request.error());
   PartialFile file;
   file.path = path;
-  if (std::string error = file.open(); !error.empty()) return unexpected(error);
+  if (std::string error = file.prepare(); !error.empty()) return unexpected(error);
   attach(*request, file);
   HttpResponse response = perform(std::move(*request), kEmptyPayloadSha256);
-  if (file.write_error) return unexpected("cannot write " + file.partial + ": " + std::strerror(file.write_error));
+  if (!file.error.empty()) return unexpected(file.error);
   if (!response.ok()) return unexpected(s3_error_message(object.url(), response));
   if (std::string error = file.commit(); !error.empty()) return unexpected(error);
   if (bytes) *bytes = file.bytes;
@@ -347,8 +389,8 @@ Status S3Client::put_multipart(const std::string& file, uint64_t size, const S3L
       body.length = std::min(options_.part_size, size - body.offset);
       auto hash = file_slice_sha256(file, body.offset, body.length);
       if (!hash) return abort_with(hash.error());
-      auto request = make_request("PUT", object, "partNumber=" + std::to_string(i + 1) + "&" + id_query,
-                                  expected_owner, body, *hash);
+      auto request = make_request("PUT", object, "partNumber=" + std::to_string(i + 1) + "&" + id_query, expected_owner,
+                                  body, *hash);
       if (!request) return abort_with(object.url() + ": " + request.error());
       requests.push_back(std::move(*request));
       hashes.push_back(*hash);
@@ -368,8 +410,8 @@ Status S3Client::put_multipart(const std::string& file, uint64_t size, const S3L
   }
   std::string complete = "<CompleteMultipartUpload>";
   for (uint64_t i = 0; i < parts; ++i)
-    complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags[i]) +
-                "</ETag></Part>";
+    complete +=
+        "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(etags[i]) + "</ETag></Part>";
   complete += "</CompleteMultipartUpload>";
   RequestBody body;
   body.text = complete;
@@ -418,7 +460,9 @@ Expected<std::vector<S3Object>> S3Client::list_objects(const std::string& bucket
 
 S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, const std::string& expected_owner) {
   S3BatchResult result;
-  size_t batch = std::max<size_t>(options_.parallel * 8, 64);
+  // Large batches: perform_all pays a short idle wait when its last transfers end, and a
+  // signature stays valid for 15 minutes (1024 small objects take seconds).
+  size_t batch = 1024;
   for (size_t first = 0; first < transfers.size(); first += batch) {
     size_t count = std::min(batch, transfers.size() - first);
     std::vector<std::unique_ptr<PartialFile>> files;
@@ -433,7 +477,7 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
       auto file = std::make_unique<PartialFile>();
       file->path = t.file;
       auto request = make_request("GET", t.object, "", expected_owner, {}, kEmptyPayloadSha256);
-      std::string error = request ? file->open() : request.error();
+      std::string error = request ? file->prepare() : request.error();
       if (!error.empty()) {
         result.failed.emplace_back(t.object.url(), error);
         continue;
@@ -449,8 +493,8 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
       const S3Transfer& t = transfers[index[j]];
       PartialFile& file = *files[j];
       std::string error;
-      if (file.write_error) {
-        error = "cannot write " + file.partial + ": " + std::strerror(file.write_error);
+      if (!file.error.empty()) {
+        error = file.error;
       } else if (!responses[j].ok()) {
         if (is_retryable(responses[j]) && !(options_.cancel && options_.cancel->load())) {
           file.discard();
@@ -484,7 +528,9 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
 
 S3BatchResult S3Client::put_objects(const std::vector<S3Transfer>& transfers, const std::string& expected_owner) {
   S3BatchResult result;
-  size_t batch = std::max<size_t>(options_.parallel * 8, 64);
+  // Large batches: perform_all pays a short idle wait when its last transfers end, and a
+  // signature stays valid for 15 minutes (1024 small objects take seconds).
+  size_t batch = 1024;
   for (size_t first = 0; first < transfers.size(); first += batch) {
     size_t count = std::min(batch, transfers.size() - first);
     std::vector<HttpRequest> requests;
@@ -548,6 +594,14 @@ S3BatchResult S3Client::put_objects(const std::vector<S3Transfer>& transfers, co
     }
   }
   return result;
+}
+
+std::string s3_object_url(const std::string& endpoint, bool path_style, const S3Location& object) {
+  std::string path = "/" + uri_encode(object.key, true);
+  if (path_style) return endpoint + "/" + object.bucket + path;
+  size_t host = endpoint.find("://");
+  host = host == std::string::npos ? 0 : host + 3;
+  return endpoint.substr(0, host) + object.bucket + "." + endpoint.substr(host) + path;
 }
 
 Expected<std::vector<S3Transfer>> folder_transfers(const std::string& folder, const S3Location& prefix) {

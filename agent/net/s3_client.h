@@ -2,8 +2,9 @@
 // (a file appears whole or not at all), small objects into memory (s3:// documents),
 // multipart uploads above a threshold, ListObjectsV2 with pagination, and many-object
 // transfers run concurrently over shared connections (perform_all). Path-style addressing
-// when the endpoint is overridden (a local S3-compatible server) or the bucket name has
-// dots (TLS wildcard certificates do not cover them); virtual-hosted otherwise.
+// when the endpoint is overridden (a local S3-compatible server) or the bucket name is not
+// a plain host label (dots: TLS wildcard certificates do not cover them; legacy upper-case
+// or '_' names); virtual-hosted otherwise.
 //
 // Every request carries x-amz-content-sha256 (the body's hash; for a file, the hash of
 // the slice sent), the session token when there is one, x-amz-expected-bucket-owner when
@@ -59,7 +60,7 @@ struct S3ClientOptions {
   RetryPolicy retry;
   const std::atomic<bool>* cancel = nullptr;
   std::optional<std::chrono::steady_clock::time_point> deadline;  // the step's timeout
-  std::function<void(const std::string&)> log;  // one line per transfer; no credentials
+  std::function<void(const std::string&)> log;                    // one line per transfer; no credentials
 };
 
 // Files to fetch or send in one batch.
@@ -70,8 +71,8 @@ struct S3Transfer {
 
 // What a batch did: everything is attempted (no rollback), failures are collected.
 struct S3BatchResult {
-  std::vector<std::string> done;                             // the objects (downloads) or files (uploads)
-  std::vector<std::pair<std::string, std::string>> failed;   // name, why
+  std::vector<std::string> done;                            // the objects (downloads) or files (uploads)
+  std::vector<std::pair<std::string, std::string>> failed;  // name, why
   uint64_t bytes = 0;
   bool ok() const { return failed.empty(); }
   // "3 of 5 objects downloaded (12 bytes); not downloaded: s3://b/x (why), ...; downloaded: ..."
@@ -79,6 +80,8 @@ struct S3BatchResult {
   std::string summary(const std::string& noun, const std::string& verb) const;
 };
 
+// One S3Client per thread (it owns an HttpClient and its connections); the AwsEnvironment
+// behind it may be shared.
 class S3Client {
  public:
   explicit S3Client(AwsEnvironment& aws, S3ClientOptions options = {});
@@ -121,6 +124,10 @@ class S3Client {
   HttpClient http_;
   std::string region_;
 };
+
+// The URL of an object: path-style (endpoint/bucket/key) or virtual-hosted
+// (scheme://bucket.host/key); the key is percent-encoded except for '/'.
+std::string s3_object_url(const std::string& endpoint, bool path_style, const S3Location& object);
 
 // Every regular file under `folder` (recursively; symlinks to files followed, symlinked
 // folders not entered) paired with the key `prefix.key` + "/" (when missing) + its path

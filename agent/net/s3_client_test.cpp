@@ -12,14 +12,15 @@
 #include "tests/support/s3_server.h"
 
 using namespace kiln::net;
+using kiln::Status;
 using kiln::s3test::S3Server;
 using kiln::s3test::ScopedEnvironment;
-using kiln::Status;
 using kiln::test::TempDir;
 
 namespace {
 
-#define NEEDS_S3 KILN_SKIP_UNLESS(kiln::s3test::have_s3_tools_or_ci(), "needs s3rver, /usr/bin/aws and python3-botocore")
+#define NEEDS_S3 \
+  KILN_SKIP_UNLESS(kiln::s3test::have_s3_tools_or_ci(), "needs s3rver, /usr/bin/aws and python3-botocore")
 
 std::vector<std::string> client_environment(const S3Server& s3, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> env = s3.environment();
@@ -36,7 +37,9 @@ std::string random_bytes(size_t n, unsigned seed) {
   return out;
 }
 
-std::string sha_of_file(const std::string& path) { return kiln::file_digest_hex(path, kiln::DigestAlgorithm::Sha256).hex; }
+std::string sha_of_file(const std::string& path) {
+  return kiln::file_digest_hex(path, kiln::DigestAlgorithm::Sha256).hex;
+}
 
 // Every request the proxy saw was correctly signed.
 bool all_signed(const S3Server& s3) {
@@ -44,7 +47,9 @@ bool all_signed(const S3Server& s3) {
   return !log.empty() && std::all_of(log.begin(), log.end(), [](const auto& r) { return r.value("signed_ok", false); });
 }
 
-S3Location loc(const std::string& key) { return {kiln::s3test::kBucket, key}; }
+S3Location loc(const std::string& key) {
+  return {kiln::s3test::kBucket, key};
+}
 
 }  // namespace
 
@@ -56,13 +61,24 @@ TEST_CASE("S3: parse_s3_url names what is wrong") {
   CHECK(parse_s3_url("s3://my.bucket").value().key.empty());
   CHECK(parse_s3_url("https://x/y").error() == "'https://x/y' is not an S3 URL (expected s3://bucket/key)");
   CHECK(parse_s3_url("s3:///key").error() == "'s3:///key' names no bucket (expected s3://bucket/key)");
-  CHECK(parse_s3_url("s3://Bad_Bucket/k").error().find("'Bad_Bucket' is not a valid bucket name") != std::string::npos);
+  CHECK(parse_s3_url("s3://bad bucket!/k").error().find("'bad bucket!' is not a valid bucket name") !=
+        std::string::npos);
+  CHECK(parse_s3_url("s3://Legacy_Bucket/k").value().bucket == "Legacy_Bucket");  // pre-2018 us-east-1 names
+}
+
+TEST_CASE("S3: virtual-hosted URLs on AWS, path-style for an overridden endpoint or a bucket with dots") {
+  S3Location object{"my-bucket", "dir/a b+c~.txt"};
+  CHECK(s3_object_url("https://s3.eu-west-1.amazonaws.com", false, object) ==
+        "https://my-bucket.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc~.txt");
+  CHECK(s3_object_url("http://127.0.0.1:9000", true, object) == "http://127.0.0.1:9000/my-bucket/dir/a%20b%2Bc~.txt");
+  CHECK(s3_object_url("https://s3.us-east-1.amazonaws.com", true, {"my.bucket", ""}) ==
+        "https://s3.us-east-1.amazonaws.com/my.bucket/");
 }
 
 TEST_CASE("S3: keys that could land outside the destination folder are refused, naming the key") {
   CHECK(local_path_for_key("/dest", "p/", "p/a/b.txt").value() == "/dest/a/b.txt");
   CHECK(local_path_for_key("/dest/", "", "a//./b").value() == "/dest/a/b");
-  CHECK(local_path_for_key("/dest", "p/", "p/").value().empty());        // the prefix itself
+  CHECK(local_path_for_key("/dest", "p/", "p/").value().empty());         // the prefix itself
   CHECK(local_path_for_key("/dest", "p/", "p/folder/").value().empty());  // a folder marker
   for (std::string key : {"p/a/../../escape", "p/../x", "p/..", "p/a/.."}) {
     auto r = local_path_for_key("/dest", "p/", key);
@@ -112,7 +128,8 @@ TEST_CASE("S3: put, get and list through the verifying proxy; pages of 2 keys" *
   S3BatchResult got = client.get_objects(downloads, "");
   CHECK(got.ok());
   for (const auto& u : uploads) CHECK(sha_of_file(dir.file("down/" + u.object.key)) == sha_of_file(u.file));
-  CHECK(kiln::test::read_file(dir.file("down/list/f3 with space+plus&amp.txt")) == s3.get_text("list/f3 with space+plus&amp.txt"));
+  CHECK(kiln::test::read_file(dir.file("down/list/f3 with space+plus&amp.txt")) ==
+        s3.get_text("list/f3 with space+plus&amp.txt"));
   CHECK(all_signed(s3));
   CHECK(!log_lines.empty());
   for (const auto& line : log_lines) CHECK(line.find("S3RVER") == std::string::npos);
@@ -128,7 +145,8 @@ TEST_CASE("S3: put, get and list through the verifying proxy; pages of 2 keys" *
   CHECK(!std::filesystem::exists(dir.file(".nope.kiln-partial")));
 }
 
-TEST_CASE("S3: multipart upload above the threshold; the AWS CLI downloads the same bytes, and the reverse" * NEEDS_S3) {
+TEST_CASE("S3: multipart upload above the threshold; the AWS CLI downloads the same bytes, and the reverse" *
+          NEEDS_S3) {
   S3Server s3;
   ScopedEnvironment env(client_environment(s3));
   TempDir dir;
@@ -227,8 +245,53 @@ TEST_CASE("S3: upload_folder puts every file under the prefix with its relative 
   Status st = client.upload_folder(dir.file("logs"), *parse_s3_url("s3://kiln-test/run-logs"), "");
   REQUIRE_MESSAGE(st, st.error());
   CHECK(s3.keys("run-logs/") == std::vector<std::string>{"run-logs/TOE_1/application.log",
-                                                          "run-logs/TOE_1/sub/deeper/x.json", "run-logs/top.txt"});
+                                                         "run-logs/TOE_1/sub/deeper/x.json", "run-logs/top.txt"});
   CHECK(s3.get_text("run-logs/TOE_1/sub/deeper/x.json") == "{}");
   Status missing = client.upload_folder(dir.file("nope"), *parse_s3_url("s3://kiln-test/x/"), "");
   CHECK(missing.error().find("cannot read " + dir.file("nope")) == 0);
+}
+
+TEST_CASE("S3: a raised cancel flag stops transfers; the batch names what was not transferred" * NEEDS_S3) {
+  S3Server s3;
+  ScopedEnvironment env(client_environment(s3));
+  TempDir dir;
+  REQUIRE(s3.put_text("c/a", "a"));
+  AwsEnvironment aws;
+  std::atomic<bool> cancel{true};
+  S3ClientOptions options;
+  options.cancel = &cancel;
+  S3Client client(aws, options);
+  S3BatchResult got = client.get_objects({{loc("c/a"), dir.file("a")}, {loc("c/b"), dir.file("b")}}, "");
+  CHECK(got.summary("objects", "downloaded") ==
+        "0 of 2 objects downloaded (0 bytes); not downloaded: s3://kiln-test/c/a (cancelled), s3://kiln-test/c/b "
+        "(cancelled)");
+  Status single = client.get_object(loc("c/a"), dir.file("a"), "");
+  CHECK(!single);
+  CHECK(!std::filesystem::exists(dir.file("a")));
+}
+
+TEST_CASE("S3: a failed part aborts the multipart upload; nothing is left under the key" * NEEDS_S3) {
+  kiln::s3test::S3ServerOptions server_options;
+  server_options.fail = "partNumber=2&";  // the proxy refuses part 2 (400, not retried)
+  S3Server s3(server_options);
+  ScopedEnvironment env(client_environment(s3));
+  TempDir dir;
+  AwsEnvironment aws;
+  S3ClientOptions options;
+  options.multipart_threshold = 6u << 20;
+  options.part_size = 5u << 20;
+  S3Client client(aws, options);
+  Status put = client.put_object(dir.write("big.bin", random_bytes((11u << 20), 5)), loc("abort/big.bin"), "");
+  REQUIRE(!put);
+  CHECK(put.error() ==
+        "s3://kiln-test/abort/big.bin (part 2): InvalidRequest: Injected failure for a test (HTTP 400) "
+        "(multipart upload aborted)");
+  // kiln sends AbortMultipartUpload, signed; s3rver 3.7 does not implement it (405), so
+  // whether the parts are freed cannot be checked here.
+  bool abort_sent = false;
+  for (const auto& r : s3.proxy_log())
+    if (r.value("method", "") == "DELETE" && r.value("path", "").find("?uploadId=") != std::string::npos)
+      abort_sent = r.value("signed_ok", false);
+  CHECK(abort_sent);
+  CHECK(s3.keys("abort/").empty());
 }

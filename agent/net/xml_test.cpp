@@ -25,8 +25,9 @@ TEST_CASE("xml: values of S3's fixed-shape answers, entities decoded") {
   CHECK(xml_value("<KeyCount>2</KeyCount><Key>k</Key>", "Key") == "k");
   CHECK(xml_value("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>", "Message") ==
         "Access Denied");
-  CHECK(xml_value(R"(<InitiateMultipartUploadResult><UploadId attr="x">id-1</UploadId></InitiateMultipartUploadResult>)",
-                  "UploadId") == "id-1");
+  CHECK(
+      xml_value(R"(<InitiateMultipartUploadResult><UploadId attr="x">id-1</UploadId></InitiateMultipartUploadResult>)",
+                "UploadId") == "id-1");
 }
 
 TEST_CASE("xml: malformed entities are kept, escape round-trips") {

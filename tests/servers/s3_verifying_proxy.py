@@ -7,6 +7,11 @@ original request unchanged to s3rver.
 
     s3_verifying_proxy.py --upstream http://127.0.0.1:PORT --port-file F --log F
                           --secrets '{"S3RVER": "S3RVER"}' [--owner 111122223333]
+                          [--stall PATH-SUBSTRING --stall-seconds N] [--fail PATH-SUBSTRING]
+
+--stall holds requests whose path contains the substring for N seconds before answering
+(for timeout tests); --fail answers 400 InvalidRequest to requests whose path contains
+the substring (for partial-failure and multipart-abort tests).
 
 Bodies are spooled to a temporary file past a few MiB (the payload hash is computed while
 reading), and responses stream back in chunks, so a 200 MB object is never held whole.
@@ -21,6 +26,7 @@ import socketserver
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -94,10 +100,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             ok, why = sigv4_referee.check(self.command, self.path, headers, None, self.server.secrets)
         record["signed_ok"] = ok
         if not ok:
-            record.update(status=403, why=why.split("\n")[0])
+            record.update(status=403, why=why)
             self._log(record)
+            # Like S3, the message does not echo the request (its headers may hold a session
+            # token); the canonical request is in the proxy's log for whoever debugs.
             self._error(403, "SignatureDoesNotMatch",
-                        "The request signature we calculated does not match the signature you provided. " + why)
+                        "The request signature we calculated does not match the signature you provided. "
+                        "Check your key and signing method.")
             return
         owner = lower.get("x-amz-expected-bucket-owner")
         record["expected_owner"] = owner
@@ -106,6 +115,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self._log(record)
             self._error(403, "AccessDenied", "Access Denied")
             return
+        if self.server.fail and self.server.fail in self.path:
+            record.update(status=400, why="injected failure")
+            self._log(record)
+            self._error(400, "InvalidRequest", "Injected failure for a test")
+            return
+        if self.server.stall and self.server.stall in self.path:
+            time.sleep(self.server.stall_seconds)
         forward = {n: v for n, v in headers if n.lower() not in HOP_BY_HOP}
         conn = self._upstream()
         try:
@@ -162,11 +178,15 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--secrets", required=True, help="JSON map access key id -> secret")
     p.add_argument("--owner", default="")
+    p.add_argument("--stall", default="")
+    p.add_argument("--fail", default="")
+    p.add_argument("--stall-seconds", type=float, default=0)
     a = p.parse_args()
     server = Server(("127.0.0.1", 0), Proxy)
     server.upstream = urllib.parse.urlparse(a.upstream)
     server.secrets = json.loads(a.secrets)
     server.owner = a.owner
+    server.stall, server.stall_seconds, server.fail = a.stall, a.stall_seconds, a.fail
     server.log_path = a.log
     server.log_lock = threading.Lock()
     server.local = threading.local()

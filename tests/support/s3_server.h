@@ -16,13 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <algorithm>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -40,7 +40,9 @@ inline const char* kBucket = "kiln-test";
 inline const char* kAccessKey = "S3RVER";
 inline const char* kSecretKey = "S3RVER";
 
-inline std::string servers_dir() { return std::string(KILN_SOURCE_DIR) + "/tests/servers"; }
+inline std::string servers_dir() {
+  return std::string(KILN_SOURCE_DIR) + "/tests/servers";
+}
 
 inline std::string s3rver_path() {
   const char* e = std::getenv("KILN_S3RVER");
@@ -71,13 +73,17 @@ inline bool have_botocore() {
   static const bool found = ::access(kPython, X_OK) == 0 && run({kPython, "-c", "import botocore"}).exit_code == 0;
   return found;
 }
-inline bool have_botocore_or_ci() { return in_ci() || have_botocore(); }
+inline bool have_botocore_or_ci() {
+  return in_ci() || have_botocore();
+}
 
 inline bool have_s3_tools() {
   static const bool found = have_botocore() && ::access(kAws, X_OK) == 0 && ::access(s3rver_path().c_str(), X_OK) == 0;
   return found;
 }
-inline bool have_s3_tools_or_ci() { return in_ci() || have_s3_tools(); }
+inline bool have_s3_tools_or_ci() {
+  return in_ci() || have_s3_tools();
+}
 
 // "OK" or "BAD <why>": the botocore referee's verdict on a request written as JSON
 // (see tests/servers/referee_cli.py).
@@ -177,11 +183,14 @@ class ScopedEnvironment {
 };
 
 struct S3ServerOptions {
-  std::string owner;          // the proxy refuses x-amz-expected-bucket-owner naming another account
-  bool with_proxy = true;     // false: kiln talks to s3rver directly (benchmarks only)
+  std::string owner;       // the proxy refuses x-amz-expected-bucket-owner naming another account
+  bool with_proxy = true;  // false: kiln talks to s3rver directly (benchmarks only)
   // The secret the proxy expects for access key S3RVER (s3rver itself checks no signature),
   // so a test can look for a distinctive secret in kiln's logs.
   std::string secret = kSecretKey;
+  std::string stall;      // the proxy holds requests whose path contains this ...
+  int stall_seconds = 0;  // ... for this long (timeout tests)
+  std::string fail;       // the proxy answers 400 to requests whose path contains this
 };
 
 class S3Server {
@@ -209,27 +218,36 @@ class S3Server {
       endpoint_ = direct_;
       return;
     }
-    std::vector<std::string> argv = {kPython, servers_dir() + "/s3_verifying_proxy.py", "--upstream", direct_,
-                                      "--port-file", dir_.file("proxy.port"), "--log", dir_.file("proxy.log"),
-                                      "--secrets", nlohmann::json{{kAccessKey, options.secret}}.dump()};
+    std::vector<std::string> argv = {kPython,       servers_dir() + "/s3_verifying_proxy.py",
+                                     "--upstream",  direct_,
+                                     "--port-file", dir_.file("proxy.port"),
+                                     "--log",       dir_.file("proxy.log"),
+                                     "--secrets",   nlohmann::json{{kAccessKey, options.secret}}.dump()};
     if (!options.owner.empty()) argv.insert(argv.end(), {"--owner", options.owner});
+    if (!options.fail.empty()) argv.insert(argv.end(), {"--fail", options.fail});
+    if (!options.stall.empty())
+      argv.insert(argv.end(), {"--stall", options.stall, "--stall-seconds", std::to_string(options.stall_seconds)});
     proxy_ = std::make_unique<Background>(argv, dir_.file("proxy.out"));
     up = wait_for([&] { return !kiln::test::read_file(dir_.file("proxy.port")).empty(); });
     REQUIRE_MESSAGE(up, "the S3 verifying proxy did not start: " << kiln::test::read_file(dir_.file("proxy.out")));
     endpoint_ = "http://127.0.0.1:" + kiln::test::read_file(dir_.file("proxy.port"));
   }
 
-  const std::string& endpoint() const { return endpoint_; }           // through the proxy
-  const std::string& direct_endpoint() const { return direct_; }     // s3rver itself
+  const std::string& endpoint() const { return endpoint_; }       // through the proxy
+  const std::string& direct_endpoint() const { return direct_; }  // s3rver itself
   std::string url(const std::string& key) const { return std::string("s3://") + kBucket + "/" + key; }
 
   // What kiln (and the AWS CLI) need to reach this server.
   std::vector<std::string> environment() const { return environment(secret_); }
   std::vector<std::string> environment(const std::string& secret) const {
-    return {"AWS_ENDPOINT_URL_S3=" + endpoint_, std::string("AWS_ACCESS_KEY_ID=") + kAccessKey,
-            "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+    return {"AWS_ENDPOINT_URL_S3=" + endpoint_,
+            std::string("AWS_ACCESS_KEY_ID=") + kAccessKey,
+            "AWS_SECRET_ACCESS_KEY=" + secret,
+            "AWS_REGION=us-east-1",
+            "AWS_DEFAULT_REGION=us-east-1",
             "AWS_EC2_METADATA_DISABLED=true",
-            "AWS_SHARED_CREDENTIALS_FILE=/nonexistent-kiln", "AWS_CONFIG_FILE=/nonexistent-kiln"};
+            "AWS_SHARED_CREDENTIALS_FILE=/nonexistent-kiln",
+            "AWS_CONFIG_FILE=/nonexistent-kiln"};
   }
 
   // The AWS CLI against s3rver directly (the oracle does not need the proxy's checks).
