@@ -256,6 +256,9 @@ struct HttpClient::Impl {
     curl_easy_reset(e);  // keeps the handle's live connections and caches
     curl_easy_setopt(e, CURLOPT_SHARE, share);
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    // The path goes out as given: curl would otherwise collapse "/./" and "/../", and a
+    // signed S3 request whose key holds them would then not match its signature.
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
