@@ -45,6 +45,8 @@ std::string describe_error(TransferError error) {
       return "the connection closed early";
     case TransferError::Other:
       return "transfer failed";
+    case TransferError::Redirects:
+      return "too many redirects";
     case TransferError::None:
       break;
   }
