@@ -97,12 +97,12 @@ class PartialFile {
 
 // Hands the file to the disk while the body still arrives, so that the fsync before the
 // rename waits only for the tail. Without it that fsync waited for all of a 1 GiB download
-// after the transfer: 0.76x curl's throughput on ext4, against 0.9x and more with it (curl
-// never syncs; docs/BENCHMARKS.md, row 6). Every kWindow bytes, the window just written
+// after the transfer: 0.79x curl's median throughput on ext4, 0.87x with it (curl never
+// syncs; docs/BENCHMARKS.md, row 6). Every kWindow bytes, the window just written
 // starts its writeback (SYNC_FILE_RANGE_WRITE) and kiln waits for the window before it, so
 // at most two windows are in flight and the dirty pages stay bounded whatever the size.
-// 8, 16 and 32 MiB windows measured the same; POSIX_FADV_DONTNEED on the waited window
-// (to spare the page cache) cost 10% of the throughput, so it is not done.
+// 8, 16 and 32 MiB windows measured the same (64 MiB was slower); POSIX_FADV_DONTNEED on
+// the waited window (to spare the page cache) cost 10% of the throughput, so it is not done.
 // The fsync in commit() is still what makes the file durable. An I/O error fails the
 // download: the kernel reports it once per descriptor, to whichever call waits first, so an
 // error swallowed here would let that fsync succeed. A file system without the call
