@@ -3,8 +3,8 @@
 // rename is atomic) through a fixed buffer, whatever its size; a retryable failure resumes
 // from the bytes already on disk with a Range request (or starts over when the server
 // ignores Range); the checksum, when asked for, is computed while the bytes are written
-// and checked before the rename; the file is fsynced before it is renamed over the
-// destination. On any failure the partial file is removed and the destination (an older
+// and checked before the rename; the file's writeback to disk starts while it downloads,
+// and it is fsynced before it is renamed over the destination. On any failure the partial file is removed and the destination (an older
 // file there included) is untouched.
 #pragma once
 #include <atomic>

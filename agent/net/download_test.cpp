@@ -116,6 +116,32 @@ TEST_CASE("download: a server that ignores Range (200) makes the download start 
   CHECK(requests[1]["range"] == "bytes=40000-");
 }
 
+// Larger than the 16 MiB windows whose writeback starts during the transfer: the first
+// attempt ends halfway, past the first window; the file is then resumed or cut back to 0.
+TEST_CASE("download: a body spanning several writeback windows survives a resume and a restart" * NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  TempDir dir;
+  HttpClient client;
+  const size_t size = 40 * 1024 * 1024 + 5;
+  const std::string expected = pattern_bytes(size);
+  for (std::string route : {"/truncate/", "/truncate-norange/"}) {
+    CAPTURE(route);
+    std::string path = route + std::to_string(size);
+    DownloadOptions options = quick();
+    options.algorithm = kiln::DigestAlgorithm::Sha256;
+    options.checksum = kiln::file_digest_hex(dir.write("oracle", expected), kiln::DigestAlgorithm::Sha256).hex;
+    DownloadResult r = download_to_file(client, server.url(path), dir.file("out"), options);
+    CHECK_MESSAGE(r.ok, r.message);
+    CHECK(r.attempts == 2);
+    CHECK(r.bytes == size);
+    CHECK(read_file(dir.file("out")) == expected);
+    auto requests = server.requests_for(path);
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[1]["range"] == "bytes=" + std::to_string(size / 2) + "-");
+  }
+}
+
 TEST_CASE("download: a 206 from the wrong byte fails; nothing is left behind" * NEEDS_PYTHON) {
   NoProxyEnvironment env;
   FaultServer server;

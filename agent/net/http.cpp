@@ -84,6 +84,8 @@ TransferError classify(CURLcode code) {
       return TransferError::Aborted;
     case CURLE_PARTIAL_FILE:
       return TransferError::Truncated;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return TransferError::Redirects;
     default:
       return TransferError::Other;
   }
@@ -456,6 +458,7 @@ bool is_retryable(const HttpResponse& response) {
       return true;
     case TransferError::Tls:
     case TransferError::Aborted:
+    case TransferError::Redirects:  // the same URL loops the same way again
       return false;
     case TransferError::None:
       break;

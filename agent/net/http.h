@@ -29,6 +29,7 @@ enum class TransferError {
   Aborted,   // the body callback returned false, or cancelled
   Truncated, // the connection closed before the announced length arrived
   Other,
+  Redirects, // a redirect loop, or more redirects than allowed (10): not retried
 };
 
 struct HttpHeader {

@@ -68,6 +68,18 @@ TEST_CASE("http: redirects are followed; the headers and URL are the final respo
   CHECK(moved.header("Location") == "/data/100");
 }
 
+TEST_CASE("http: a redirect loop fails after one attempt, not retried" * NEEDS_PYTHON) {
+  NoProxyEnvironment env;
+  FaultServer server;
+  HttpClient client;
+  HttpResponse r = perform_with_retries(client, get(server.url("/loop/a")), quick_retries());
+  CHECK(r.error == TransferError::Redirects);
+  CHECK(!r.ok());
+  CHECK(!is_retryable(r));
+  CHECK(r.attempts == 1);
+  CHECK(server.requests_for("/loop/a").size() == 11);  // the request and the 10 redirects curl follows
+}
+
 TEST_CASE("http: a 404 is a status, not a success, and not retried" * NEEDS_PYTHON) {
   NoProxyEnvironment env;
   FaultServer server;

@@ -10,6 +10,7 @@ speaks TLS. Routes (by path):
 
   /data/<n>[/<name>]        n bytes of the pattern byte(i) = (i * 31 + 7) % 256; honours Range (206)
   /redirect/<k>/<n>         302 -> /redirect/<k-1>/<n> ... -> /data/<n>
+  /loop/<tag>               302 -> itself, forever
   /status/<code>            that status, body "status <code>"
   /flaky/<k>/<n>[/<tag>]    the first k requests (per path) answer 500, then /data/<n>
   /throttle/<code>/<k>/<n>  the first k requests answer <code> with an S3 SlowDown body, then /data/<n>
@@ -35,8 +36,15 @@ _lock = threading.Lock()
 _counts = {}
 
 
+_PERIOD = bytes((i * 31 + 7) % 256 for i in range(256))
+
+
 def pattern(start, end):
-    return bytes((i * 31 + 7) % 256 for i in range(start, end))
+    """Bytes [start, end) of the pattern; it repeats every 256 bytes (fast for tens of MiB)."""
+    if end <= start:
+        return b""
+    offset = start % 256
+    return (_PERIOD * ((end - start + offset) // 256 + 1))[offset:offset + end - start]
 
 
 def count(path):
@@ -101,6 +109,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 k, n = int(parts[1]), int(parts[2])
                 target = "/redirect/%d/%d" % (k - 1, n) if k > 1 else "/data/%d" % n
                 self.send_body(302, b"moved", [("Location", target)])
+            elif kind == "loop":
+                self.send_body(302, b"moved", [("Location", self.path)])
             elif kind == "status":
                 code = int(parts[1])
                 self.send_body(code, b"status %d" % code)
