@@ -108,11 +108,19 @@ struct Object {
 struct Served {
   std::string path, content;  // <host>/<path> on nginx (rule 4)
 };
+// Expected texts may hold {S} (the sandbox), {W} (nginx's base URL, http://127.0.0.1:<port>)
+// and {md5:<host>/<path>} (md5sum's digest of that served file).
 struct Step {
-  std::string name{}, status{}, message{};  // message: the whole failure message ({S} = sandbox)
+  std::string name{}, status{}, message{};  // message: the whole failure message
 };
 struct Output {
-  std::string step, key, value;  // {S} = sandbox
+  std::string step, key, value;
+};
+// A failed attempt of a step, as events.jsonl records it (every one is listed).
+struct Attempt {
+  std::string step;
+  int attempt = 0;
+  std::string message;
 };
 
 struct NetworkDocument {
@@ -128,11 +136,18 @@ struct NetworkDocument {
   std::vector<Object> uploads{};   // what the run adds to the bucket
   std::vector<Step> steps{};       // every step, in order
   std::vector<Output> outputs{};
+  std::vector<Attempt> failed_attempts{};
   std::map<std::string, int> gets{};  // nginx path (<host>/<path>) -> GET requests expected
   int tls_gets = 0;                   // GET requests on the TLS fault server
 };
 
 const std::string kBadSslFile = std::string("tmp/downloads/resource");
+const std::string kPrefixClash =
+    "item 0 (s3://kiln-test/amzn-s3-demo-source-bucket/path/to/*): {S}/myfolder/package.zip already exists and "
+    "overwrite is false (nothing was downloaded)";
+const std::string kJavaClash =
+    "item 0 ({W}/testdomain/path/to/java14.zip): {S}/create_new_folder/java14_renamed.zip exists and overwrite is "
+    "false; downloaded before the failure: none";
 
 const std::vector<NetworkDocument>& documents() {
   static const std::vector<NetworkDocument> table = {
@@ -150,9 +165,10 @@ const std::vector<NetworkDocument>& documents() {
                    {"amzn-s3-demo-source-bucket/path/other.txt", "outside the prefix\n"}},
        .effects = {File("myfolder/package.zip", kPackage)},
        .steps = {{"DownloadMyFile", "success"},
-                 {"MyS3DownloadKeyprefix", "failed",
-                  "item 0 (s3://kiln-test/amzn-s3-demo-source-bucket/path/to/*): {S}/myfolder/package.zip already "
-                  "exists and overwrite is false (nothing was downloaded)"}}},
+                 {"MyS3DownloadKeyprefix", "failed", kPrefixClash}},
+       .failed_attempts = {{"MyS3DownloadKeyprefix", 1, kPrefixClash},
+                           {"MyS3DownloadKeyprefix", 2, kPrefixClash},
+                           {"MyS3DownloadKeyprefix", 3, kPrefixClash}}},
 
       // A file to a key, then the folder's files (`*`: files only, no recurse) under a
       // prefix: package.zip is uploaded twice, sub/ not at all.
@@ -179,8 +195,15 @@ const std::vector<NetworkDocument>& documents() {
                    Folder("create_new_folder_and_add_java14_as_zip")},
        .steps = {{"DownloadRemoteFile", "success"},
                  {"DownloadRemoteFiles", "success"},
-                 {"DownloadRemoteMultipleProperties", "failed", "FILLME"},
+                 {"DownloadRemoteMultipleProperties", "failed", kJavaClash},
                  {"DownloadRemoteIgnoreValidation", "notRun"}},
+       .failed_attempts = {{"DownloadRemoteMultipleProperties", 1,
+                            "item 1 ({W}/testdomain/path/to/java14.zip): GET {W}/testdomain/path/to/java14.zip: checksum "
+                            "mismatch: expected ac68bbf921d953d1cfab916cb6120864, the download has "
+                            "{md5:testdomain/path/to/java14.zip} after 1 attempt; downloaded before the failure: "
+                            "{S}/create_new_folder/java14_renamed.zip"},
+                           {"DownloadRemoteMultipleProperties", 2, kJavaClash},
+                           {"DownloadRemoteMultipleProperties", 3, kJavaClash}},
        .gets = {{"testdomain/path/to/java14.zip", 5}}},
 
       // Checksum rewritten to the fixture's MD5 (md5sum): every step succeeds, the last one
@@ -275,9 +298,9 @@ const std::vector<std::pair<std::string, std::string>> kNotRun = {
 
 // ---- rewriting ---------------------------------------------------------------------------
 
-std::string substitute(std::string text, const std::string& sandbox) {
-  for (size_t at = text.find("{S}"); at != std::string::npos; at = text.find("{S}", at + sandbox.size()))
-    text.replace(at, 3, sandbox);
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
   return text;
 }
 
@@ -300,6 +323,19 @@ struct Servers {
   std::unique_ptr<kiln::test::NginxServer> nginx;
   std::unique_ptr<kiln::test::FaultServer> tls;
 };
+
+// The placeholders of an expected text (see the table's types).
+std::string expand(std::string text, const std::string& sandbox, const Servers& servers) {
+  text = replace_all(text, "{S}", sandbox);
+  if (servers.nginx) {
+    text = replace_all(text, "{W}", servers.nginx->url(""));
+    static const std::regex md5(R"(\{md5:([^}]+)\})");
+    for (std::smatch match; std::regex_search(text, match, md5);)
+      text.replace(match.position(0), match.length(0),
+                   digest_by_tool("/usr/bin/md5sum", servers.nginx->docroot() + "/" + match[1].str()));
+  }
+  return text;
+}
 
 struct Rewritten {
   std::string yaml;
@@ -508,7 +544,7 @@ void run_network_document(const NetworkDocument& doc) {
     CHECK(run.status(step.name) == step.status);
     if (step.status == "failed") {
       any_failed = true;
-      CHECK(kiln::e2e::failure_of(run, step.name) == substitute(step.message, sandbox));
+      CHECK(kiln::e2e::failure_of(run, step.name) == expand(step.message, sandbox, servers));
     }
   }
   CHECK(step_names(run.detailed) == names);
@@ -518,8 +554,21 @@ void run_network_document(const NetworkDocument& doc) {
     json outputs = kiln::e2e::outputs_of(run.step(output.step));
     REQUIRE(outputs.is_object());
     REQUIRE(outputs.contains(output.key));
-    CHECK(outputs[output.key].get<std::string>() == substitute(output.value, sandbox));
+    CHECK(outputs[output.key].get<std::string>() == expand(output.value, sandbox, servers));
   }
+  // Every failed attempt (a retried step's earlier failures are seen only here).
+  std::vector<std::string> attempts, expected_attempts;
+  std::istringstream events(run.folder.empty() ? "" : kiln::test::read_file(run.folder + "/events.jsonl"));
+  for (std::string line; std::getline(events, line);) {
+    json event = json::parse(line, nullptr, false);
+    if (event.is_object() && event.value("event", "") == "attemptFailed")
+      attempts.push_back(event.value("step", "") + " #" + std::to_string(event.value("attempt", 0)) + ": " +
+                         event.value("message", ""));
+  }
+  for (const auto& attempt : doc.failed_attempts)
+    expected_attempts.push_back(attempt.step + " #" + std::to_string(attempt.attempt) + ": " +
+                                expand(attempt.message, sandbox, servers));
+  CHECK(attempts == expected_attempts);
 
   // The sandbox holds exactly the expected entries, each file byte for byte.
   std::set<std::string> found;
