@@ -76,6 +76,9 @@ using nlohmann::json;
 
 const std::string kToadslop = "toadslop__aws_imagebuilder_component__test__";
 const std::string kVariables = "awsdocs__ec2-image-builder-user-guide__doc_source__toe-user-defined-variables.md__";
+const std::string kSamples = "aws-samples__amazon-ec2-image-builder-samples__";
+const std::string kHpc = "aws-samples__aws-hpc-recipes__recipes__";
+const std::string kToe = "awsdocs__ec2-image-builder-user-guide__doc_source__toe-use-documents.md__";
 const std::string kOwner = "123456789022";  // expectedBucketOwner in every S3 document run here
 constexpr size_t kTlsBytes = 5000;           // what the TLS fault server serves (rule 4)
 
@@ -89,6 +92,7 @@ std::string blob(size_t n, unsigned seed) {
 }
 const std::string kPackage = "PK\x03\x04 package.zip fixture " + blob(300'001, 3);
 const std::string kJava = "PK\x03\x04 java14.zip fixture " + blob(150'017, 5);
+const std::string kSetup = "MZ AWSCLISetup.exe fixture " + blob(90'001, 11);
 const std::string kMsi = "\xD0\xCF\x11\xE0 AWSCLIV2.msi fixture " + blob(70'003, 7);
 
 // ---- the table ---------------------------------------------------------------------------
@@ -128,6 +132,7 @@ struct NetworkDocument {
   std::string variant{};          // printed after the name when a document is run twice
   bool rewrite_checksums = false;  // rule 6
   bool s3 = false, web = false, tls = false;
+  std::string owner{};             // the documents' expectedBucketOwner ("": none, no header)
   std::vector<Node> fixtures{};    // in S before the run
   std::vector<Object> objects{};   // in the bucket before the run
   std::vector<Served> served{};    // on nginx
@@ -137,6 +142,7 @@ struct NetworkDocument {
   std::vector<Step> steps{};       // every step, in order
   std::vector<Output> outputs{};
   std::vector<Attempt> failed_attempts{};
+  std::map<std::string, int> s3_requests{};  // "METHOD /path" (no query) -> requests kiln sent (all listed)
   std::map<std::string, int> gets{};  // nginx path (<host>/<path>) -> GET requests expected
   int tls_gets = 0;                   // GET requests on the TLS fault server
 };
@@ -145,6 +151,8 @@ const std::string kBadSslFile = std::string("tmp/downloads/resource");
 const std::string kPrefixClash =
     "item 0 (s3://kiln-test/amzn-s3-demo-source-bucket/path/to/*): {S}/myfolder/package.zip already exists and "
     "overwrite is false (nothing was downloaded)";
+const std::string kSetupRefused = "cannot run '{S}/Windows/temp/AWSCLISetup.exe': Permission denied";
+const std::string kNoMsiexec = "cannot run '{S}/Windows/System32/msiexec.exe': No such file or directory";
 const std::string kJavaClash =
     "item 0 ({W}/testdomain/path/to/java14.zip): {S}/create_new_folder/java14_renamed.zip exists and overwrite is "
     "false; downloaded before the failure: none";
@@ -159,6 +167,7 @@ const std::vector<NetworkDocument>& documents() {
       // overwrite never run. The document cannot succeed as written.
       {.file = kToadslop + "s3-download.yaml",
        .s3 = true,
+       .owner = kOwner,
        .objects = {{"amzn-s3-demo-source-bucket/path/to/package.zip", kPackage},
                    {"amzn-s3-demo-source-bucket/path/to/notes.txt", "notes\n"},
                    {"amzn-s3-demo-source-bucket/path/to/sub/deep.txt", "deep\n"},
@@ -168,17 +177,22 @@ const std::vector<NetworkDocument>& documents() {
                  {"MyS3DownloadKeyprefix", "failed", kPrefixClash}},
        .failed_attempts = {{"MyS3DownloadKeyprefix", 1, kPrefixClash},
                            {"MyS3DownloadKeyprefix", 2, kPrefixClash},
-                           {"MyS3DownloadKeyprefix", 3, kPrefixClash}}},
+                           {"MyS3DownloadKeyprefix", 3, kPrefixClash}},
+       .s3_requests = {{"GET /kiln-test/amzn-s3-demo-source-bucket/path/to/package.zip", 3},
+                       {"GET /kiln-test/", 3}}},  // one listing per attempt
 
       // A file to a key, then the folder's files (`*`: files only, no recurse) under a
       // prefix: package.zip is uploaded twice, sub/ not at all.
       {.file = kToadslop + "s3-upload.yaml",
        .s3 = true,
+       .owner = kOwner,
        .fixtures = {File("myfolder/package.zip", kPackage), File("myfolder/readme.txt", "read me\n"),
                     File("myfolder/sub/inner.txt", "not uploaded without recurse\n")},
        .uploads = {{"amzn-s3-demo-destination-bucket/path/to/package.zip", kPackage},
                    {"amzn-s3-demo-destination-bucket/path/to/readme.txt", "read me\n"}},
-       .steps = {{"MyS3UploadFile", "success"}, {"MyS3UploadMultipleFiles", "success"}}},
+       .steps = {{"MyS3UploadFile", "success"}, {"MyS3UploadMultipleFiles", "success"}},
+       .s3_requests = {{"PUT /kiln-test/amzn-s3-demo-destination-bucket/path/to/package.zip", 2},
+                       {"PUT /kiln-test/amzn-s3-demo-destination-bucket/path/to/readme.txt", 1}}},
 
       // Checksum as written (the MD5 of the real java14.zip): the fixture cannot match it.
       // The failing step retries (maxAttempts: 3); on the second attempt its first item
@@ -232,6 +246,29 @@ const std::vector<NetworkDocument>& documents() {
        .gets = {{"testdomain/path/to/java14.zip", 5}},
        .tls_gets = 1},
 
+      // The AWS guide's "install the AWS CLI" documents: download, install (onFailure:
+      // Continue), delete. Install runs the downloaded Windows setup program, reached through
+      // {{ build.Download.inputs[0].destination }}, so the rewritten path: a Linux kernel
+      // refuses to execute it (downloaded files are not executable); onFailure: Continue
+      // lets Delete remove the download, reached through the same reference, and the run
+      // fails (exit 1: Continue is not Ignore).
+      {.file = kToe + "block05__extracted.yml",
+       .s3 = true,
+       .objects = {{"aws-cli/AWSCLISetup.exe", kSetup}},
+       .effects = {Folder("Windows/temp")},
+       .steps = {{"Download", "success"}, {"Install", "failed", kSetupRefused}, {"Delete", "success"}},
+       .failed_attempts = {{"Install", 1, kSetupRefused}},
+       .s3_requests = {{"GET /kiln-test/aws-cli/AWSCLISetup.exe", 1}}},
+
+      // The same with msiexec.exe, which does not exist here (C:\Windows\System32 is S/Windows/System32).
+      {.file = kToe + "block06__extracted.yml",
+       .s3 = true,
+       .objects = {{"aws-cli/AWSCLI64PY3.msi", kMsi}},
+       .effects = {Folder("Windows/temp")},
+       .steps = {{"Download", "success"}, {"Install", "failed", kNoMsiexec}, {"Delete", "success"}},
+       .failed_attempts = {{"Install", 1, kNoMsiexec}},
+       .s3_requests = {{"GET /kiln-test/aws-cli/AWSCLI64PY3.msi", 1}}},
+
       // The URL is a parameter's default, reached through {{ Source }}.
       {.file = kVariables + "block01__extracted.yml",
        .web = true,
@@ -254,9 +291,6 @@ const std::vector<NetworkDocument>& documents() {
 }
 
 // Candidates (valid, Linux or "any", using S3Download, S3Upload or WebDownload) not run.
-const std::string kSamples = "aws-samples__amazon-ec2-image-builder-samples__";
-const std::string kHpc = "aws-samples__aws-hpc-recipes__recipes__";
-const std::string kToe = "awsdocs__ec2-image-builder-user-guide__doc_source__toe-use-documents.md__";
 const std::vector<std::pair<std::string, std::string>> kNotRun = {
     {"aws-ia__terraform-aws-ec2-image-builder__examples__linux__linuxbuild.yaml",
      "UpdateOS and Reboot: upgrades and reboots this machine"},
@@ -290,8 +324,6 @@ const std::vector<std::pair<std::string, std::string>> kNotRun = {
     {kToe + "block04__extracted.yml",
      "ExecuteBinary runs the downloaded program; bucket, key and path are <replaceable> markup, which the shell "
      "command of its ExecuteBash step reads as redirections"},
-    {kToe + "block05__extracted.yml", "ExecuteBinary runs a Windows installer (AWSCLISetup.exe)"},
-    {kToe + "block06__extracted.yml", "ExecuteBinary runs C:\\Windows\\System32\\msiexec.exe"},
     {"carlosmmatos__aws-ec2-image-builder__components__crowdstrike-falcon-install-linux.yml",
      "ExecuteDocument and ExecuteBash: installs the CrowdStrike Falcon sensor with an API secret"},
 };
@@ -490,6 +522,12 @@ int count_lines_with(const std::string& text, const std::string& part) {
   return n;
 }
 
+std::string counts_text(const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const auto& [what, n] : counts) out += what + " x" + std::to_string(n) + "\n";
+  return out;
+}
+
 std::string label(const NetworkDocument& doc) { return doc.file + (doc.variant.empty() ? "" : " (" + doc.variant + ")"); }
 
 void run_network_document(const NetworkDocument& doc) {
@@ -499,7 +537,7 @@ void run_network_document(const NetworkDocument& doc) {
   fs::create_directories(sandbox);
 
   Servers servers;
-  if (doc.s3) servers.s3 = std::make_unique<kiln::s3test::S3Server>(kiln::s3test::S3ServerOptions{.owner = kOwner});
+  if (doc.s3) servers.s3 = std::make_unique<kiln::s3test::S3Server>(kiln::s3test::S3ServerOptions{.owner = doc.owner});
   if (doc.web) servers.nginx = std::make_unique<kiln::test::NginxServer>();
   if (doc.tls) servers.tls = std::make_unique<kiln::test::FaultServer>(true);
   for (const auto& served : doc.served) servers.nginx->serve(served.path, served.content);
@@ -568,7 +606,7 @@ void run_network_document(const NetworkDocument& doc) {
   for (const auto& attempt : doc.failed_attempts)
     expected_attempts.push_back(attempt.step + " #" + std::to_string(attempt.attempt) + ": " +
                                 expand(attempt.message, sandbox, servers));
-  CHECK(attempts == expected_attempts);
+  CHECK(joined(attempts, "\n") == joined(expected_attempts, "\n"));
 
   // The sandbox holds exactly the expected entries, each file byte for byte.
   std::set<std::string> found;
@@ -594,14 +632,17 @@ void run_network_document(const NetworkDocument& doc) {
       CHECK(stored.size() == content.size());
       CHECK_MESSAGE(stored == content, "the object's bytes differ from the local file's");
     }
-    // Every request kiln made was signed correctly and named the document's bucket owner.
-    auto log = servers.s3->proxy_log();
-    CHECK(!log.empty());
-    for (const auto& record : log) {
+    // Every request kiln made was signed correctly and named the document's bucket owner
+    // (the proxy refuses another owner); and kiln made exactly the expected requests.
+    std::map<std::string, int> requests;
+    for (const auto& record : servers.s3->proxy_log()) {
       INFO("proxied request " << record.dump());
       CHECK(record.value("signed_ok", false));
-      CHECK(record.value("expected_owner", json()) == kOwner);
+      CHECK(record.value("expected_owner", json()) == (doc.owner.empty() ? json() : json(doc.owner)));
+      std::string path = record.value("path", "");
+      ++requests[record.value("method", "") + " " + path.substr(0, path.find('?'))];
     }
+    CHECK(counts_text(requests) == counts_text(doc.s3_requests));
   }
 
   // The servers saw the downloads (nginx logs a request once answered: wait for them).
