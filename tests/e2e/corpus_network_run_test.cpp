@@ -39,6 +39,10 @@
 //     expected outcome. A table entry with rewrite_checksums instead replaces it with the
 //     digest of the fixture the URL serves, computed by the coreutils tool (md5sum,
 //     sha1sum, sha256sum or sha512sum) - both are run for web-download.yaml.
+//  7. In an ExecuteBash command, each absolute path that a path input of the document names
+//     (rule 2), where it stands as a path (after a space, a quote or `=`, or at the start,
+//     and before `/`, a space, a quote or the end), gets the same prefix:
+//     `bash /temp/tests/run-tests.sh` -> `bash S/temp/tests/run-tests.sh`.
 // Per document, the table below holds only: the sandbox files, bucket objects and web files
 // present before the run, what the run adds or removes, every step's expected status (and,
 // for a failure, its whole message), outputs, and the number of requests per URL.
@@ -93,6 +97,9 @@ std::string blob(size_t n, unsigned seed) {
 const std::string kPackage = "PK\x03\x04 package.zip fixture " + blob(300'001, 3);
 const std::string kJava = "PK\x03\x04 java14.zip fixture " + blob(150'017, 5);
 const std::string kSetup = "MZ AWSCLISetup.exe fixture " + blob(90'001, 11);
+const std::string kRunTests =
+    "#!/bin/bash\n# run-tests.sh fixture\ncd \"$(dirname \"$0\")\"\necho \"tests ran in $PWD\" > results.txt\n"
+    "echo '2 tests passed'\n";
 const std::string kMsi = "\xD0\xCF\x11\xE0 AWSCLIV2.msi fixture " + blob(70'003, 7);
 
 // ---- the table ---------------------------------------------------------------------------
@@ -133,6 +140,7 @@ struct NetworkDocument {
   bool rewrite_checksums = false;  // rule 6
   bool s3 = false, web = false, tls = false;
   std::string owner{};             // the documents' expectedBucketOwner ("": none, no header)
+  std::vector<std::string> parameters{};  // --parameters N=V (a required one without default)
   std::vector<Node> fixtures{};    // in S before the run
   std::vector<Object> objects{};   // in the bucket before the run
   std::vector<Served> served{};    // on nginx
@@ -269,6 +277,29 @@ const std::vector<NetworkDocument>& documents() {
        .failed_attempts = {{"Install", 1, kNoMsiexec}},
        .s3_requests = {{"GET /kiln-test/aws-cli/AWSCLI64PY3.msi", 1}}},
 
+      // The bucket is a parameter (s3://{{ S3BucketName }}/... is rewritten by rule 3 like any
+      // s3:// text, so the value is the document's own bucket name). Two folders, two prefix
+      // downloads (the second overwrites tests/run-tests.sh, which the first brought along,
+      // keeping the key structure), then bash runs the downloaded script (rule 7): it
+      // writes results.txt next to itself and prints a line.
+      {.file = "aws-ia__terraform-aws-ec2-image-builder__examples__linux__linuxtest.yaml",
+       .s3 = true,
+       .parameters = {"S3BucketName=terraform-scripts-bucket"},
+       .objects = {{"terraform-scripts-bucket/scripts/setup.sh", "echo setup\n"},
+                   {"terraform-scripts-bucket/scripts/tests/run-tests.sh", kRunTests},
+                   {"terraform-scripts-bucket/other/not-downloaded.txt", "outside the prefixes\n"}},
+       .effects = {Folder("temp"), File("temp/setup.sh", "echo setup\n"), File("temp/tests/run-tests.sh", kRunTests),
+                   File("temp/tests/results.txt", "tests ran in {S}/temp/tests\n")},
+       .steps = {{"CreatingScriptsFolder", "success"},
+                 {"CreatingTestsFolder", "success"},
+                 {"DownloadScripts", "success"},
+                 {"DownloadTestScripts", "success"},
+                 {"RunTests", "success"}},
+       .outputs = {{"RunTests", "stdout", "2 tests passed"}},
+       .s3_requests = {{"GET /kiln-test/", 2},
+                       {"GET /kiln-test/terraform-scripts-bucket/scripts/setup.sh", 1},
+                       {"GET /kiln-test/terraform-scripts-bucket/scripts/tests/run-tests.sh", 2}}},
+
       // The URL is a parameter's default, reached through {{ Source }}.
       {.file = kVariables + "block01__extracted.yml",
        .web = true,
@@ -294,9 +325,6 @@ const std::vector<NetworkDocument>& documents() {
 const std::vector<std::pair<std::string, std::string>> kNotRun = {
     {"aws-ia__terraform-aws-ec2-image-builder__examples__linux__linuxbuild.yaml",
      "UpdateOS and Reboot: upgrades and reboots this machine"},
-    {"aws-ia__terraform-aws-ec2-image-builder__examples__linux__linuxtest.yaml",
-     "its ExecuteBash runs /temp/tests/run-tests.sh, an absolute path inside a shell command that the rewriting "
-     "does not touch; the bucket is a required parameter without default"},
     {kSamples + "CloudFormation__Docker__ubuntu-dotnet-web-application__ubuntu-dotnet-web-application-pipeline.yml"
                 "__Component__extracted.yml",
      "the S3 source is an unrendered CloudFormation placeholder (${DotnetS3SourceTarFile}), and ExecuteBash unpacks "
@@ -382,6 +410,7 @@ class Rewriter {
   Rewritten run(const std::string& original) {
     YAML::Node document = YAML::LoadFile(original);
     walk(document);
+    prefix_bash_paths(document);
     YAML::Emitter emitter;
     emitter << document;
     out_.yaml = std::string(emitter.c_str()) + "\n";
@@ -435,6 +464,7 @@ class Rewriter {
         bool path_key = key == "path" || key == "source" || key == "destination" || key == "target";
         if (path_key && text.starts_with("/")) {  // rule 2
           out_.probes.push_back(text.ends_with("/") ? text + last_segment(source) : text);
+          linux_paths_.insert(text.ends_with("/") ? text.substr(0, text.size() - 1) : text);
           node[key] = sandbox_ + text;
         } else if (key == "source" && insecure && text.starts_with("https://")) {  // rule 4, TLS
           REQUIRE_MESSAGE(servers_.tls, "an insecure download in a document run without the TLS server");
@@ -449,6 +479,24 @@ class Rewriter {
       }
     }
   }
+  // Rule 7, after the walk: the path inputs' absolute paths in the bash commands.
+  void prefix_bash_paths(YAML::Node document) {
+    std::vector<std::string> paths(linux_paths_.begin(), linux_paths_.end());
+    std::sort(paths.begin(), paths.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+    for (auto phase : document["phases"])
+      for (auto step : phase["steps"]) {
+        if (!step["action"] || step["action"].Scalar() != "ExecuteBash" || !step["inputs"]["commands"]) continue;
+        for (YAML::Node command : step["inputs"]["commands"]) {
+          std::string text = command.Scalar();
+          for (const auto& path : paths) {
+            std::regex at("(^|[\\s'\"=])" + std::regex_replace(path, special, "\\$&") + "(?=/|[\\s'\"]|$)");
+            text = std::regex_replace(text, at, "$1" + sandbox_ + path);
+          }
+          if (text != command.Scalar()) command = text;
+        }
+      }
+  }
   void walk_child(YAML::Node child) {
     if (child.IsScalar()) {
       std::string rewritten = scalar(child.Scalar());
@@ -459,6 +507,7 @@ class Rewriter {
   }
 
   std::string sandbox_;
+  std::set<std::string> linux_paths_;  // rule 7
   const Servers& servers_;
   bool rewrite_checksums_;
   Rewritten out_;
@@ -499,11 +548,12 @@ void check_node(const std::string& sandbox, const Node& node) {
   }
   REQUIRE(S_ISREG(st.st_mode));
   std::string bytes = kiln::test::read_file(path);
-  CHECK(bytes.size() == node.content.size());
-  CHECK_MESSAGE(bytes == node.content, "the bytes differ from what the server served");
+  std::string content = replace_all(node.content, "{S}", sandbox);
+  CHECK(bytes.size() == content.size());
+  CHECK_MESSAGE(bytes == content, "the bytes differ from what the server served");
   // The same by an independent tool: sha256sum of the file and of the expected bytes.
   TempDir tmp;
-  CHECK(sha256sum(path) == sha256sum(tmp.write("expected", node.content)));
+  CHECK(sha256sum(path) == sha256sum(tmp.write("expected", content)));
   CHECK(st.st_uid == ::geteuid());
 }
 
@@ -567,7 +617,9 @@ void run_network_document(const NetworkDocument& doc) {
 
   kiln::e2e::KilnRun run;
   run.log_directory = dir.file("logs");
-  run.result = kiln::test::run_kiln({"run", "--documents", document, "--log-directory", run.log_directory}, sandbox,
+  std::vector<std::string> args = {"run", "--documents", document, "--log-directory", run.log_directory};
+  if (!doc.parameters.empty()) args.insert(args.end(), {"--parameters", joined(doc.parameters, ",")});
+  run.result = kiln::test::run_kiln(args, sandbox,
                                     servers.s3 ? servers.s3->environment() : std::vector<std::string>{});
   run.folder = kiln::test::find_log_folder(run.log_directory);
   if (!run.folder.empty()) run.detailed = kiln::test::read_detailed_output(run.log_directory);
