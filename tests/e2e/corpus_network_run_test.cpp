@@ -1,9 +1,12 @@
-// Runs the real corpus documents (tests/corpus/docs) whose only actions are the network
-// ones (S3Download, S3Upload, WebDownload) through the real kiln binary, against local
-// servers, in a sandbox folder, and checks what each step did: the files on disk, the
-// objects in the bucket, the requests the servers saw. The other candidates (valid,
-// Linux or "any", using one of those actions) are not run: they are listed with the reason
-// in kNotRun, and a test checks that the two lists cover every candidate of corpus.tsv.
+// Runs the real corpus documents (tests/corpus/docs) that use the network actions
+// (S3Download, S3Upload, WebDownload) and otherwise only file actions, a bash step that runs
+// what was downloaded, or an ExecuteBinary step that fails harmlessly here (onFailure:
+// Continue), through the real kiln binary, against local servers, in a sandbox folder, and
+// checks what each step did: the files on disk, the objects in the bucket, the requests the
+// servers saw. The other candidates (valid, Linux or "any", using one of those actions)
+// are not run: they are listed with the reason in kNotRun, and a test checks that the two
+// lists cover every candidate of corpus.tsv (Windows and invalid documents are not
+// candidates).
 // The lists of documents run and not run are printed with MESSAGE.
 // (tests/e2e/corpus_run_test.cpp does the same for the file-system documents.)
 //
@@ -33,7 +36,8 @@
 //     pattern bytes there and keeps the URL's file name.
 //  5. `expectedBucketOwner` values are kept, and the S3 server's proxy is started with that
 //     owner (kOwner, the only value in these documents): it refuses a request naming
-//     another owner, and its log shows the header on every request kiln made.
+//     another owner, and its log must show the header on every request kiln made. For a
+//     document without one, the proxy has no owner and the log must show no header.
 //  6. A `checksum` input (with its `algorithm`) is kept as written by default: it is the
 //     digest of the real file, which a fixture cannot match, so the step's failure is the
 //     expected outcome. A table entry with rewrite_checksums instead replaces it with the
@@ -45,13 +49,15 @@
 //     `bash /temp/tests/run-tests.sh` -> `bash S/temp/tests/run-tests.sh`.
 // Per document, the table below holds only: the sandbox files, bucket objects and web files
 // present before the run, what the run adds or removes, every step's expected status (and,
-// for a failure, its whole message), outputs, and the number of requests per URL.
+// for a failure, its whole message), every failed attempt (events.jsonl: a retried step's
+// first failure is seen only there), outputs, and the number of requests per URL.
 // Oracles outside kiln: after the run S must hold exactly the fixtures minus `gone` plus
 // `effects` (and their parent folders), each file byte-for-byte and by sha256sum equal to
 // what the server served; the bucket, listed with the AWS CLI, must hold exactly the
 // fixture objects plus `uploads`, each fetched with the AWS CLI and compared with the local
 // file; nginx's access log and the fault server's request log count the GETs; the S3
-// proxy's log shows every request signed correctly and carrying the expected owner. The
+// proxy's log shows every request signed correctly and carrying the expected owner, and
+// exactly the expected requests (method and path, e.g. one listing per prefix download). The
 // statuses from detailedoutput.json are a secondary check. The original Linux paths must
 // not exist before the run, nor after it: nothing was written outside the sandbox.
 #include <doctest/doctest.h>
