@@ -89,7 +89,7 @@ const std::string kVariables = "awsdocs__ec2-image-builder-user-guide__doc_sourc
 const std::string kSamples = "aws-samples__amazon-ec2-image-builder-samples__";
 const std::string kHpc = "aws-samples__aws-hpc-recipes__recipes__";
 const std::string kToe = "awsdocs__ec2-image-builder-user-guide__doc_source__toe-use-documents.md__";
-const std::string kOwner = "123456789022";  // expectedBucketOwner in every S3 document run here
+const std::string kOwner = "123456789022";  // the expectedBucketOwner of s3-download and s3-upload
 constexpr size_t kTlsBytes = 5000;           // what the TLS fault server serves (rule 4)
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -110,7 +110,7 @@ const std::string kMsi = "\xD0\xCF\x11\xE0 AWSCLIV2.msi fixture " + blob(70'003,
 
 // ---- the table ---------------------------------------------------------------------------
 
-// A sandbox file (path relative to S, its bytes) or, with folder, a folder.
+// A sandbox file (path relative to S, its bytes; {S} stands for S) or, with folder, a folder.
 struct Node {
   std::string path;
   std::string content{};
