@@ -594,7 +594,11 @@ void run_network_document(const NetworkDocument& doc) {
   fs::create_directories(sandbox);
 
   Servers servers;
-  if (doc.s3) servers.s3 = std::make_unique<kiln::s3test::S3Server>(kiln::s3test::S3ServerOptions{.owner = doc.owner});
+  if (doc.s3) {
+    kiln::s3test::S3ServerOptions options;
+    options.owner = doc.owner;
+    servers.s3 = std::make_unique<kiln::s3test::S3Server>(options);
+  }
   if (doc.web) servers.nginx = std::make_unique<kiln::test::NginxServer>();
   if (doc.tls) servers.tls = std::make_unique<kiln::test::FaultServer>(true);
   for (const auto& served : doc.served) servers.nginx->serve(served.path, served.content);
