@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "agent/sys/process.h"
+#include "tests/support/server_process.h"
 #include "tests/support/skip.h"
 #include "tests/support/test_support.h"
 
@@ -94,51 +95,8 @@ inline std::string run_referee(const std::string& request_file) {
   return r.exit_code == 0 ? out : "referee failed: " + r.err;
 }
 
-// A background process in its own process group, output to a file; killed with the object.
-class Background {
- public:
-  Background(const std::vector<std::string>& argv, const std::string& output_file,
-             const std::vector<std::string>& extra_environment = {}) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    std::vector<std::string> strings = argv;
-    std::vector<char*> args;
-    for (auto& s : strings) args.push_back(s.data());
-    args.push_back(nullptr);
-    std::vector<std::string> env_strings = extra_environment;  // first match wins for getenv
-    for (char** e = environ; *e; ++e) env_strings.push_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    if (::posix_spawn(&pid_, args[0], &actions, &attr, args.data(), envp.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  ~Background() { stop(); }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-  bool started() const { return pid_ > 0; }
-  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, SIGTERM);
-    for (int i = 0; i < 50 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ::kill(-pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+// A server process of a test (tests/support/server_process.h).
+using Background = kiln::test::ServerProcess;
 
 // Polls until `predicate` holds or `seconds` pass.
 template <typename F>

@@ -4,13 +4,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/server_process.h"
+#include "tests/support/test_support.h"
+
 namespace kiln::test {
 
 class PythonServer {
  public:
   // Runs /usr/bin/python3 tests/servers/<script> <arguments...>.
   PythonServer(const std::string& script, const std::vector<std::string>& arguments);
-  ~PythonServer();
   PythonServer(const PythonServer&) = delete;
   PythonServer& operator=(const PythonServer&) = delete;
 
@@ -20,7 +22,8 @@ class PythonServer {
   const std::string& error() const { return error_; }
 
  private:
-  int pid_ = -1;
+  TempDir dir_;
+  ServerProcess process_;
   int port_ = 0;
   std::string error_;
 };
