@@ -9,7 +9,6 @@ namespace kiln::net {
 namespace {
 
 constexpr size_t kQueueHigh = 32 * 1024 * 1024;  // append() waits above this (the step's output slows)
-constexpr size_t kQueueLow = 16 * 1024 * 1024;
 constexpr auto kFlushInterval = std::chrono::seconds(1);
 
 int64_t now_ms() {
