@@ -5,7 +5,6 @@
 
 #include "agent/document/suggest.h"
 #include "agent/document/yaml_loader.h"
-#include "agent/engine/remote_access.h"
 #include "agent/engine/run_setup.h"
 
 namespace kiln {
@@ -43,19 +42,8 @@ void read_documents(const std::string& path, const nlohmann::json& root, Fail& f
 
 bool read_config(const std::string& path, CliOptions& cli, Diagnostics& diagnostics, SourceTexts& sources) {
   LoadedDocument config;
-  bool ok = false;
-  if (is_remote_location(path)) {
-    // s3:// or https:// (the bucket owner check applies to the config's bucket too).
-    Expected<std::string> text = fetch_remote_text(path, cli.document_s3_bucket_owner);
-    if (!text) {
-      diagnostics.push_back({Severity::Error, {path, 0, 0}, text.error(), "check the location and the credentials",
-                             DiagnosticCode::Unreadable});
-      return false;
-    }
-    ok = load_yaml_text(path, std::move(*text), config, diagnostics);
-  } else {
-    ok = load_yaml_file(path, config, diagnostics);
-  }
+  // A local file, or s3:// / https:// (the bucket owner check applies to the config's bucket too).
+  bool ok = read_yaml_source(path, cli.document_s3_bucket_owner, config, diagnostics);
   sources.texts[path] = config.text;
   if (!ok) return false;
   static const std::vector<std::string> known = {

@@ -82,27 +82,28 @@ bool is_remote_location(const std::string& location) {
   return false;
 }
 
+bool read_yaml_source(const std::string& path, const std::string& s3_bucket_owner, LoadedDocument& out,
+                      Diagnostics& diagnostics) {
+  if (!is_remote_location(path)) return load_yaml_file(path, out, diagnostics);
+  Expected<std::string> text = fetch_remote_text(path, s3_bucket_owner);
+  if (!text) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, text.error(),
+                           "check the location, the network and the credentials", DiagnosticCode::Unreadable});
+    return false;
+  }
+  return load_yaml_text(path, std::move(*text), out, diagnostics);
+}
+
 bool load_document(const std::string& path, const ValidateOptions& options, PreparedDocument& out,
                    Diagnostics& diagnostics, const std::string& s3_bucket_owner) {
-  LoadedDocument loaded;
-  bool read = false;
-  if (is_remote_location(path)) {
-    Expected<std::string> text = fetch_remote_text(path, s3_bucket_owner);
-    if (!text) {
-      diagnostics.push_back({Severity::Error, {path, 0, 0}, text.error(),
-                             "check the location, the network and the credentials", DiagnosticCode::Unreadable});
-      return false;
-    }
-    read = load_yaml_text(path, std::move(*text), loaded, diagnostics);
-  } else {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document",
-                             "pass a .yml/.yaml/.json file", DiagnosticCode::Unreadable});
-      return false;
-    }
-    read = load_yaml_file(path, loaded, diagnostics);
+  std::error_code ec;
+  if (!is_remote_location(path) && std::filesystem::is_directory(path, ec)) {
+    diagnostics.push_back({Severity::Error, {path, 0, 0}, "is a folder, not a document", "pass a .yml/.yaml/.json file",
+                           DiagnosticCode::Unreadable});
+    return false;
   }
+  LoadedDocument loaded;
+  bool read = read_yaml_source(path, s3_bucket_owner, loaded, diagnostics);
   out.text = loaded.text;
   if (!read) return false;
   Diagnostics found = validate_document(std::move(loaded), options, out.document);

@@ -12,6 +12,7 @@
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
 #include "agent/document/validator.h"
+#include "agent/document/yaml_loader.h"
 #include "agent/report/secret_masker.h"
 
 namespace kiln {
@@ -56,6 +57,11 @@ struct PreparedDocument {
 
 // Whether a document or config location is remote (s3://, arn:, http://, https://).
 bool is_remote_location(const std::string& location);
+
+// Reads and parses a YAML/JSON text: a local file, or s3:// / http(s):// fetched (the
+// bucket owned by `s3_bucket_owner` when given). A document and a --config file are read so.
+bool read_yaml_source(const std::string& path, const std::string& s3_bucket_owner, LoadedDocument& out,
+                      Diagnostics& diagnostics);
 
 // Reads and validates one document: a local file, or s3:// / https:// (an ARN and a
 // folder are refused). True when it has no errors; every diagnostic is appended.
