@@ -113,7 +113,7 @@ std::string usage_text(const std::string& program) {
 
 std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   po::options_description options;
-  std::string documents, phases, parameters, blocked, max_log_size, cw_ignore_failures;
+  std::string documents, phases, parameters, blocked, max_log_size, cw_ignore_failures, steps;
   options.add_options()
       ("help,h", "")("version,v", "")
       ("documents,d", po::value(&documents), "")("config,c", po::value(&out.config), "")
@@ -136,7 +136,9 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       ("cw-log-group", po::value(&out.log_destinations.cw_log_group), "")
       ("cw-log-stream", po::value(&out.log_destinations.cw_log_stream), "")
       ("cw-log-region", po::value(&out.log_destinations.cw_log_region), "")
-      ("cw-ignore-failures", po::value(&cw_ignore_failures)->implicit_value("true"), "");
+      ("cw-ignore-failures", po::value(&cw_ignore_failures)->implicit_value("true"), "")
+      ("dry-run", po::bool_switch(&out.dry_run), "")("steps", po::value(&steps), "")
+      ("start-at", po::value(&out.start_at), "")("outputs-from", po::value(&out.outputs_from), "");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&out.command), "");
   po::options_description all;
@@ -154,6 +156,7 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   out.show_version = vm.count("version") > 0;
   out.documents = split_comma_list(documents);
   out.phases = split_comma_list(phases);
+  out.steps = split_comma_list(steps);
   for (const auto& b : split_comma_list(blocked)) out.blocked_actions.insert(b);
   if (vm.count("parameters")) {
     out.parameters_given = true;

@@ -11,7 +11,7 @@
 namespace kiln {
 
 struct CliOptions {
-  std::string command;  // "run", "validate", "resume", "status", or "" for --version/--help
+  std::string command;  // "run", "validate", "resume", "status", "schema", or "" for --version/--help
   bool show_help = false;
   bool show_version = false;
   std::vector<std::string> documents;
@@ -36,6 +36,11 @@ struct CliOptions {
   std::vector<std::map<std::string, std::string>> document_parameters;  // from --config, per document
   LogDestinations log_destinations;         // --log-s3-*, --cw-*
   std::string document_s3_bucket_owner;      // --document-s3-bucket-owner
+  // Debugging one component (kiln extensions; see docs/debugging.md):
+  bool dry_run = false;                 // --dry-run: validate, resolve, print the plan, run nothing
+  std::vector<std::string> steps;       // --steps NAME[,PHASE.NAME]: run only these steps
+  std::string start_at;                 // --start-at PHASE.STEP: skip the steps before it
+  std::string outputs_from;             // --outputs-from EXECUTION_ID: outputs of steps not run
 };
 
 // Parses argv. Returns "" or an error message (a usage error, exit code 2).
