@@ -57,7 +57,9 @@ std::string render_actions_reference() {
       "# Actions reference\n\n"
       "Generated from `schemas/actions/*.json` (run `KILN_UPDATE_DOCS=1 build/kiln_tests "
       "-tc='docs*'` after changing a schema). \"Runs in this build\" says whether `kiln run` can "
-      "execute the action yet; every action validates.\n\n"
+      "execute the action yet; every action validates. How file actions treat existing files, "
+      "owners and modes: [actions-files.md](actions-files.md); how paths are resolved: "
+      "[actions-paths.md](actions-paths.md).\n\n"
       "| Action | Platforms | Inputs | Outputs | Runs in this build |\n| --- | --- | --- | --- | --- |\n";
   for (const auto& [name, action] : registry.actions()) {
     std::string anchor = name;
