@@ -95,7 +95,8 @@ json describe_loop(const StepSpec& step, ResolveScope scope, std::set<std::strin
   }
   out["iterations"] = iterations;
   scope.loop.reset();
-  resolve_known(inputs, scope, later);  // as written, loop values kept: the step's shape
+  std::set<std::string> shape_only;  // its loop values are listed per iteration above, not as "later"
+  resolve_known(inputs, scope, shape_only);  // as written, loop values kept: the step's shape
   return out;
 }
 
