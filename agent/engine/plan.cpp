@@ -141,7 +141,7 @@ std::string plan_run(const std::vector<const Document*>& documents, const std::v
                      const StepSelection& selection, RunPlan& plan) {
   if (!selection.steps.empty() && !selection.start_at.empty())
     return "--steps and --start-at cannot be combined (name the steps to run with --steps alone)";
-  // --steps: the positions named, each checked on its own so every name gets its error.
+  // --steps: the positions named; the first name that selects no single step is the error.
   std::vector<StepPosition> named;
   for (const auto& name : selection.steps) {
     std::vector<Match> matches = find_steps(documents, name);
@@ -159,7 +159,7 @@ std::string plan_run(const std::vector<const Document*>& documents, const std::v
     std::vector<Match> matches = find_steps(documents, selection.start_at);
     std::vector<Match> first;
     for (const auto& m : matches)
-      if (m.at.document == (matches.empty() ? 0 : matches.front().at.document)) first.push_back(m);
+      if (m.at.document == matches.front().at.document) first.push_back(m);
     if (first.empty() || distinct_labels(first).size() > 1)
       return name_error(documents, "--start-at", selection.start_at, first);
     start = first.front().at;

@@ -404,3 +404,25 @@ phases:
   // Only Flaky ran again, with Produce's output from the failed execution.
   CHECK(read_file(ledger) == "Produce\nFlaky it's a,b from-produce\nFlaky it's a,b from-produce\n");
 }
+
+TEST_CASE("debugging: the re-run command names the program as invoked (awstoe), and no --outputs-from without a chain") {
+  TempDir dir;
+  std::string awstoe = dir.file("bin/awstoe");
+  std::filesystem::create_directories(dir.file("bin"));
+  std::filesystem::create_symlink(KILN_BINARY, awstoe);
+  std::string doc = dir.write("doc.yml", R"(schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - {name: Fails, action: ExecuteBash, inputs: {commands: ["echo Fails >> )" + dir.file("ledger") + R"(; exit 3"]}}
+)");
+  RunResult failed = run_program(awstoe, run_args(dir, doc, {}));
+  INFO(failed.out << failed.err);
+  CHECK(failed.exit_code == 1);
+  std::string command = last_line(failed.err);
+  CHECK(command.find(awstoe + " run --documents " + doc + " --steps build.Fails --state-directory ") == 0);
+  CHECK(command.find("--outputs-from") == std::string::npos);
+  RunResult again = run_program("/bin/bash", {"-c", command});
+  CHECK(again.exit_code == 1);
+  CHECK(read_file(dir.file("ledger")) == "Fails\nFails\n");
+}
