@@ -27,10 +27,13 @@ void resolve_known(std::string& text, const ResolveScope& scope, std::set<std::s
     std::string piece = text.substr(e.begin, e.end - e.begin);
     std::string shown = "{{ " + e.text + " }}";
     std::string why;
-    if (e.kind == ExpressionKind::Ssm) why = "an SSM parameter, fetched when the step runs";
-    else if (e.kind == ExpressionKind::Imds) why = "instance metadata, fetched when the step runs";
+    if (e.kind == ExpressionKind::Ssm)
+      why = "an SSM parameter, fetched when the step runs";
+    else if (e.kind == ExpressionKind::Imds)
+      why = "instance metadata, fetched when the step runs";
     else if (e.kind == ExpressionKind::Chaining && (!scope.steps || !scope.steps->count(e.phase + "\n" + e.step)))
-      why = "the " + e.section.substr(0, e.section.size() - 1) + " of " + e.phase + "." + e.step + ", known once it has run";
+      why = "the " + e.section.substr(0, e.section.size() - 1) + " of " + e.phase + "." + e.step +
+            ", known once it has run";
     else if (e.kind == ExpressionKind::LoopValue && !scope.loop)
       why = "a loop value, known when the loop runs";
     else if (std::string error = resolve_string(piece, scope); !error.empty())
@@ -48,7 +51,8 @@ void resolve_known(std::string& text, const ResolveScope& scope, std::set<std::s
 }
 
 void resolve_known(json& value, const ResolveScope& scope, std::set<std::string>& later) {
-  if (value.is_string()) resolve_known(value.get_ref<std::string&>(), scope, later);
+  if (value.is_string())
+    resolve_known(value.get_ref<std::string&>(), scope, later);
   else if (value.is_array() || value.is_object())
     for (auto& item : value) resolve_known(item, scope, later);
 }
@@ -95,7 +99,7 @@ json describe_loop(const StepSpec& step, ResolveScope scope, std::set<std::strin
   }
   out["iterations"] = iterations;
   scope.loop.reset();
-  std::set<std::string> shape_only;  // its loop values are listed per iteration above, not as "later"
+  std::set<std::string> shape_only;          // its loop values are listed per iteration above, not as "later"
   resolve_known(inputs, scope, shape_only);  // as written, loop values kept: the step's shape
   return out;
 }
@@ -124,14 +128,18 @@ json describe_step(const PlannedDocument& planned, const DryRunOptions& options,
   std::set<std::string> later;
   json inputs = step.has_inputs ? step.inputs : json::object();
   if (step.has_if) out["if"] = describe_if(step, scope, later);
-  if (step.loop) out["loop"] = describe_loop(step, scope, later, inputs);
-  else resolve_known(inputs, scope, later);
+  if (step.loop)
+    out["loop"] = describe_loop(step, scope, later, inputs);
+  else
+    resolve_known(inputs, scope, later);
   out["inputs"] = inputs;
   out["atRunTime"] = later;
   return out;
 }
 
-std::string scalar(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string scalar(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 // Inputs, YAML-like: "key: value", lists as "- item", a multi-line text as its lines.
 void render(std::ostringstream& out, const json& value, const std::string& indent) {
@@ -172,19 +180,20 @@ void format_step(std::ostringstream& out, const json& step) {
   std::string name = step["phase"].get<std::string>() + "." + step["name"].get<std::string>();
   std::string action = step["action"].get<std::string>();
   if (!step["runs"].get<bool>()) {
-    out << "    [skip] " << name << " (" << action << ")  left out by " << step["leftOutBy"].get<std::string>()
-        << "\n";
+    out << "    [skip] " << name << " (" << action << ")  left out by " << step["leftOutBy"].get<std::string>() << "\n";
     return;
   }
   int64_t timeout = step["timeoutSeconds"].get<int64_t>();
-  out << "    [run]  " << name << " (" << action << ")  timeout " << (timeout < 0 ? "none" : std::to_string(timeout) + " s")
-      << ", maxAttempts " << step["maxAttempts"].get<int64_t>() << ", onFailure "
-      << step["onFailure"].get<std::string>() << "\n";
+  out << "    [run]  " << name << " (" << action << ")  timeout "
+      << (timeout < 0 ? "none" : std::to_string(timeout) + " s") << ", maxAttempts "
+      << step["maxAttempts"].get<int64_t>() << ", onFailure " << step["onFailure"].get<std::string>() << "\n";
   const std::string pad = "           ";
   if (step.contains("if")) {
     const json& c = step["if"];
-    if (c.value("decidedAtRunTime", false)) out << pad << "if: decided at run time\n";
-    else if (c.contains("error")) out << pad << "if: cannot be evaluated (" << scalar(c["error"]) << "): the step fails\n";
+    if (c.value("decidedAtRunTime", false))
+      out << pad << "if: decided at run time\n";
+    else if (c.contains("error"))
+      out << pad << "if: cannot be evaluated (" << scalar(c["error"]) << "): the step fails\n";
     else
       out << pad << "if: " << (c["verdict"].get<bool>() ? "true" : "false") << " -> " << scalar(c["branch"]) << "  ("
           << scalar(c["detail"]) << ")\n";
@@ -200,8 +209,7 @@ void format_step(std::ostringstream& out, const json& step) {
         out << pad << "  [" << it["index"].get<int64_t>() << "] " << scalar(it["value"]) << "\n";
         render(out, it["inputs"], pad + "      ");
       }
-      if (count > loop["iterations"].size())
-        out << pad << "  ... " << count - loop["iterations"].size() << " more\n";
+      if (count > loop["iterations"].size()) out << pad << "  ... " << count - loop["iterations"].size() << " more\n";
     }
   }
   if (!step.contains("loop") || step["loop"].value("expandedAtRunTime", false)) {

@@ -19,14 +19,14 @@ namespace kiln {
 struct PlannedDocument {
   const Document* document = nullptr;
   const std::map<std::string, std::string>* variables = nullptr;  // parameters and constants, bound
-  std::string path;                                              // absolute, as the run would record it
+  std::string path;                                               // absolute, as the run would record it
 };
 
 struct DryRunOptions {
   std::string execution_id;  // "" when none was given: context:executionId is known at run time only
   std::string platform;
-  const RunPlan* plan = nullptr;        // required
-  const SecretMasker* masker = nullptr; // secret values are masked as in every log
+  const RunPlan* plan = nullptr;         // required
+  const SecretMasker* masker = nullptr;  // secret values are masked as in every log
 };
 
 // The plan as JSON: {"dryRun", "stepsToRun", "stepsLeftOut", "documents": [{"path", "name",

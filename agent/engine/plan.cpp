@@ -10,7 +10,9 @@ namespace kiln {
 namespace {
 
 // A step as a user names it: "PHASE.NAME".
-std::string label(const PhaseSpec& phase, const StepSpec& step) { return phase.name + "." + step.name; }
+std::string label(const PhaseSpec& phase, const StepSpec& step) {
+  return phase.name + "." + step.name;
+}
 
 struct Match {
   StepPosition at;
@@ -42,8 +44,8 @@ std::vector<std::string> distinct_labels(const std::vector<Match>& matches) {
 
 // Why `name` selects no single step: unknown (with the nearest name, or the list of
 // steps when it is short) or ambiguous (with the PHASE.NAME spellings to choose from).
-std::string name_error(const std::vector<const Document*>& documents, const std::string& flag,
-                       const std::string& name, const std::vector<Match>& matches) {
+std::string name_error(const std::vector<const Document*>& documents, const std::string& flag, const std::string& name,
+                       const std::vector<Match>& matches) {
   if (!matches.empty())
     return flag + " '" + name + "' is ambiguous: it names " + join_words(distinct_labels(matches), " and ") +
            "; name one as PHASE.NAME";
@@ -92,8 +94,8 @@ void collect(const Document& doc, const nlohmann::json& value, const std::string
       if (e.kind != ExpressionKind::Chaining) continue;
       const PhaseSpec& phase = doc.phases[at.phase];
       std::string as_written = text.substr(e.begin, e.end - e.begin);
-      out.push_back({at.document, doc.source.text_at(pointer, e.begin, as_written), "{{ " + e.text + " }}",
-                     phase.name, phase.steps[at.step].name, e.phase, e.step, e.section, e.key, e.index.value_or(0),
+      out.push_back({at.document, doc.source.text_at(pointer, e.begin, as_written), "{{ " + e.text + " }}", phase.name,
+                     phase.steps[at.step].name, e.phase, e.step, e.section, e.key, e.index.value_or(0),
                      StepChoice::Run});
     }
   }
@@ -103,10 +105,14 @@ void collect(const Document& doc, const nlohmann::json& value, const std::string
 
 std::string_view step_choice_flag(StepChoice choice) {
   switch (choice) {
-    case StepChoice::Run: return "";
-    case StepChoice::PhaseLeftOut: return "--phases";
-    case StepChoice::NotInSteps: return "--steps";
-    case StepChoice::BeforeStart: return "--start-at";
+    case StepChoice::Run:
+      return "";
+    case StepChoice::PhaseLeftOut:
+      return "--phases";
+    case StepChoice::NotInSteps:
+      return "--steps";
+    case StepChoice::BeforeStart:
+      return "--start-at";
   }
   return "";
 }
@@ -176,10 +182,11 @@ std::string plan_run(const std::vector<const Document*>& documents, const std::v
       std::vector<StepChoice>& choices = plan.choices_[d].emplace_back(phase.steps.size(), StepChoice::Run);
       for (size_t s = 0; s < phase.steps.size(); ++s) {
         StepPosition at{d, p, s};
-        if (!phase_selected(phases, phase.name)) choices[s] = StepChoice::PhaseLeftOut;
-        else if (start && before(at, *start)) choices[s] = StepChoice::BeforeStart;
-        else if (!selection.steps.empty() &&
-                 std::none_of(named.begin(), named.end(), [&](const StepPosition& n) {
+        if (!phase_selected(phases, phase.name))
+          choices[s] = StepChoice::PhaseLeftOut;
+        else if (start && before(at, *start))
+          choices[s] = StepChoice::BeforeStart;
+        else if (!selection.steps.empty() && std::none_of(named.begin(), named.end(), [&](const StepPosition& n) {
                    return n.document == d && n.phase == p && n.step == s;
                  }))
           choices[s] = StepChoice::NotInSteps;
@@ -272,8 +279,9 @@ Diagnostics borrow_outputs(const std::vector<const Document*>& documents, const 
       continue;
     }
     if (!found->ran) {
-      fail(ref, "step " + ref.phase + "." + ref.step + " was " + found->record.value("status", "not run") +
-                    " there, so it has no outputs",
+      fail(ref,
+           "step " + ref.phase + "." + ref.step + " was " + found->record.value("status", "not run") +
+               " there, so it has no outputs",
            "run it too (--steps " + ref.from_phase + "." + ref.from_step + "," + ref.phase + "." + ref.step + ")");
       continue;
     }
@@ -294,8 +302,9 @@ Diagnostics borrow_outputs(const std::vector<const Document*>& documents, const 
     std::vector<std::string> keys;
     if (list.is_array() && ref.index < list.size() && list[ref.index].is_object())
       for (const auto& [k, v] : list[ref.index].items()) keys.push_back(k);
-    fail(ref, ref.phase + "." + ref.step + " recorded no " + ref.section.substr(0, ref.section.size() - 1) + " '" +
-                  ref.key + "'" + (keys.empty() ? "" : " (it has " + join_words(keys, ", ") + ")"),
+    fail(ref,
+         ref.phase + "." + ref.step + " recorded no " + ref.section.substr(0, ref.section.size() - 1) + " '" + ref.key +
+             "'" + (keys.empty() ? "" : " (it has " + join_words(keys, ", ") + ")"),
          "fix the name in the reference, or run " + ref.phase + "." + ref.step + " too");
   }
   return out;

@@ -40,12 +40,12 @@ std::string_view step_choice_flag(StepChoice choice);
 // A {{ phase.step.inputs|outputs... }} in a step that runs, naming a step that does not.
 struct ChainedReference {
   size_t document = 0;
-  SourceLocation where;        // of the expression in the document
-  std::string expression;      // "{{ build.Make.outputs.stdout }}"
+  SourceLocation where;               // of the expression in the document
+  std::string expression;             // "{{ build.Make.outputs.stdout }}"
   std::string from_phase, from_step;  // the step holding the reference
-  std::string phase, step;     // the step it names
-  std::string section, key;    // "inputs" or "outputs", and the key read
-  size_t index = 0;            // of inputs[i] / outputs[i]
+  std::string phase, step;            // the step it names
+  std::string section, key;           // "inputs" or "outputs", and the key read
+  size_t index = 0;                   // of inputs[i] / outputs[i]
   StepChoice target = StepChoice::Run;
 };
 
@@ -57,7 +57,9 @@ struct StepPosition {
 class RunPlan {
  public:
   StepChoice choice(size_t document, size_t phase, size_t step) const;
-  bool runs(size_t document, size_t phase, size_t step) const { return choice(document, phase, step) == StepChoice::Run; }
+  bool runs(size_t document, size_t phase, size_t step) const {
+    return choice(document, phase, step) == StepChoice::Run;
+  }
   // Traces of steps that do not run, borrowed from --outputs-from ("phase\nstep" keys).
   const std::map<std::string, StepTrace>& borrowed(size_t document) const;
   size_t steps_to_run() const;

@@ -28,8 +28,10 @@ std::string shell_quote(std::string_view text) {
     return std::string(text);
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }

@@ -17,7 +17,7 @@ struct RerunCommand {
   std::string program;   // as invoked: kiln or awstoe, a path made absolute
   std::string document;  // absolute path, or s3:// / https:// as given
   std::vector<std::string> phases;
-  std::string step;      // PHASE.STEP
+  std::string step;                                             // PHASE.STEP
   std::vector<std::pair<std::string, std::string>> parameters;  // secret values already replaced
   std::string outputs_from;
   std::vector<std::string> other_flags;  // e.g. --state-directory DIR, kept in order

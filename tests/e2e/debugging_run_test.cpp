@@ -48,12 +48,14 @@ std::string last_line(const std::string& text) {
   return lines.empty() ? "" : lines.back();
 }
 
-bool exists(const std::string& path) { return std::filesystem::exists(path); }
+bool exists(const std::string& path) {
+  return std::filesystem::exists(path);
+}
 
 // kiln run with its own log and state folders (absent until kiln makes them).
 std::vector<std::string> run_args(const TempDir& dir, const std::string& documents, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"run", "--documents", documents, "--log-directory", dir.file("logs"),
-                                   "--state-directory", dir.file("state")};
+  std::vector<std::string> args = {
+      "run", "--documents", documents, "--log-directory", dir.file("logs"), "--state-directory", dir.file("state")};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -68,17 +70,20 @@ phases:
       - name: A
         action: ExecuteBash
         inputs:
-          commands: ["echo A >> )" + ledger + R"("]
+          commands: ["echo A >> )" +
+                             ledger + R"("]
       - name: B
         action: ExecuteBash
         inputs:
-          commands: ["echo B >> )" + ledger + R"("]
+          commands: ["echo B >> )" +
+                             ledger + R"("]
   - name: test
     steps:
       - name: C
         action: ExecuteBash
         inputs:
-          commands: ["echo C >> )" + ledger + R"("]
+          commands: ["echo C >> )" +
+                             ledger + R"("]
 )");
 }
 
@@ -110,7 +115,8 @@ phases:
         onFailure: Continue
         inputs:
           commands:
-            - "echo {{ Greeting }} from {{ env:KILN_DRY_RUN_USER }} > )" + target + R"("
+            - "echo {{ Greeting }} from {{ env:KILN_DRY_RUN_USER }} > )" +
+                                             target + R"("
             - "echo pw={{ Password }} in {{ Folder }}"
       - name: Each
         action: ExecuteBash
@@ -128,7 +134,8 @@ phases:
       - name: Later
         action: ExecuteBash
         inputs:
-          commands: ["echo '{{ build.Write.outputs.stdout }}' {{ aws:ssm:/demo/param }} > )" + target + R"(.later"]
+          commands: ["echo '{{ build.Write.outputs.stdout }}' {{ aws:ssm:/demo/param }} > )" +
+                                             target + R"(.later"]
   - name: test
     steps:
       - name: Check
@@ -136,8 +143,8 @@ phases:
         inputs:
           commands: ["cat )" + target + R"("]
 )");
-  std::vector<std::string> args = {"-f", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o", dir.file("trace"),
-                                   KILN_BINARY};
+  std::vector<std::string> args = {
+      "-f", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o", dir.file("trace"), KILN_BINARY};
   for (const auto& a : run_args(dir, doc, {"--dry-run", "--parameters", "Password=s3cr3t-value", "--phases", "build"}))
     args.push_back(a);
   RunResult run = run_program("/usr/bin/strace", args);
@@ -192,9 +199,10 @@ TEST_CASE("debugging: --dry-run --format json, a selection in the plan, and an i
   CHECK(steps[1]["inputs"]["commands"][0] == "echo B >> " + dir.file("ledger"));
   CHECK_FALSE(exists(dir.file("ledger")));
 
-  std::string bad = dir.write("bad.yml", "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
-                                         "      - name: X\n        action: ExecuteBash\n        timeoutSecond: 3\n"
-                                         "        inputs: {commands: [\"true\"]}\n");
+  std::string bad = dir.write("bad.yml",
+                              "schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                              "      - name: X\n        action: ExecuteBash\n        timeoutSecond: 3\n"
+                              "        inputs: {commands: [\"true\"]}\n");
   auto invalid = kiln::test::run_kiln(run_args(dir, bad, {"--dry-run"}));
   CHECK(invalid.exit_code == 3);
   CHECK(invalid.err.find("bad.yml:7:9") != std::string::npos);
@@ -220,11 +228,14 @@ TEST_CASE("debugging: --steps and --start-at refuse unknown and ambiguous names 
 phases:
   - name: build
     steps:
-      - {name: Setup, action: ExecuteBash, inputs: {commands: ["echo build >> )" + dir.file("ledger") + R"("]}}
+      - {name: Setup, action: ExecuteBash, inputs: {commands: ["echo build >> )" +
+                                             dir.file("ledger") + R"("]}}
   - name: test
     steps:
-      - {name: Setup, action: ExecuteBash, inputs: {commands: ["echo test >> )" + dir.file("ledger") + R"("]}}
-      - {name: Verify, action: ExecuteBash, inputs: {commands: ["echo verify >> )" + dir.file("ledger") + R"("]}}
+      - {name: Setup, action: ExecuteBash, inputs: {commands: ["echo test >> )" +
+                                             dir.file("ledger") + R"("]}}
+      - {name: Verify, action: ExecuteBash, inputs: {commands: ["echo verify >> )" +
+                                             dir.file("ledger") + R"("]}}
 )");
   auto ambiguous = kiln::test::run_kiln(run_args(dir, doc, {"--steps", "Setup"}));
   CHECK(ambiguous.exit_code == 2);
@@ -255,11 +266,14 @@ TEST_CASE("debugging: --start-at starts in the first document that has the step;
 phases:
   - name: build
     steps:
-      - {name: First, action: ExecuteBash, inputs: {commands: ["echo )" + tag + R"(.First >> )" + ledger + R"("]}}
-      - {name: Second, action: ExecuteBash, inputs: {commands: ["echo )" + tag + R"(.Second >> )" + ledger + R"("]}}
+      - {name: First, action: ExecuteBash, inputs: {commands: ["echo )" +
+                               tag + R"(.First >> )" + ledger + R"("]}}
+      - {name: Second, action: ExecuteBash, inputs: {commands: ["echo )" +
+                               tag + R"(.Second >> )" + ledger + R"("]}}
   - name: test
     steps:
-      - {name: Third, action: ExecuteBash, inputs: {commands: ["echo )" + tag + R"(.Third >> )" + ledger + R"("]}}
+      - {name: Third, action: ExecuteBash, inputs: {commands: ["echo )" +
+                               tag + R"(.Third >> )" + ledger + R"("]}}
 )");
   };
   std::string documents = doc("one.yml", "one") + "," + doc("two.yml", "two");
@@ -284,17 +298,19 @@ phases:
       - name: Produce
         action: ExecuteBash
         inputs:
-          commands: ["echo produced >> )" + ledger + R"(; echo value-123"]
+          commands: ["echo produced >> )" + ledger +
+                                             R"(; echo value-123"]
       - name: Consume
         action: ExecuteBash
         inputs:
-          commands: ["echo consumed {{ build.Produce.outputs.stdout }} >> )" + ledger + R"("]
+          commands: ["echo consumed {{ build.Produce.outputs.stdout }} >> )" +
+                                             ledger + R"("]
 )");
   auto refused = kiln::test::run_kiln(run_args(dir, doc, {"--steps", "build.Consume"}));
   INFO(refused.err);
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find(doc + ":12:37: error: step build.Consume uses '{{ build.Produce.outputs.stdout }}', but "
-                         "build.Produce does not run (--steps leaves it out)") != std::string::npos);
+                               "build.Produce does not run (--steps leaves it out)") != std::string::npos);
   CHECK(refused.err.find("--outputs-from EXECUTION_ID") != std::string::npos);
   CHECK_FALSE(exists(ledger));
   CHECK_FALSE(exists(dir.file("logs")));
@@ -315,7 +331,7 @@ phases:
   INFO(empty.err);
   CHECK(empty.exit_code == 2);
   CHECK(empty.err.find(doc + ":12:37: error: '{{ build.Produce.outputs.stdout }}' cannot be taken from execution "
-                       "second: step build.Produce did not run there") != std::string::npos);
+                             "second: step build.Produce did not run there") != std::string::npos);
   auto unknown = kiln::test::run_kiln(
       run_args(dir, doc, {"--execution-id", "fourth", "--steps", "build.Consume", "--outputs-from", "nope"}));
   CHECK(unknown.exit_code == 2);
@@ -330,16 +346,20 @@ TEST_CASE("debugging: the selection is kept in the journal header, so a resume a
 phases:
   - name: build
     steps:
-      - {name: A, action: ExecuteBash, inputs: {commands: ["echo A >> )" + ledger + R"("]}}
+      - {name: A, action: ExecuteBash, inputs: {commands: ["echo A >> )" +
+                                             ledger + R"("]}}
       - name: Reboots
         action: ExecuteBash
         inputs:
           commands:
             - |
               echo Reboots >> )" + ledger + R"(
-              if [ ! -f )" + marker + R"( ]; then touch )" + marker + R"(; exit 194; fi
-      - {name: B, action: ExecuteBash, inputs: {commands: ["echo B >> )" + ledger + R"("]}}
-      - {name: C, action: ExecuteBash, inputs: {commands: ["echo C >> )" + ledger + R"("]}}
+              if [ ! -f )" + marker + R"( ]; then touch )" +
+                                             marker + R"(; exit 194; fi
+      - {name: B, action: ExecuteBash, inputs: {commands: ["echo B >> )" +
+                                             ledger + R"("]}}
+      - {name: C, action: ExecuteBash, inputs: {commands: ["echo C >> )" +
+                                             ledger + R"("]}}
 )");
   auto first = kiln::test::run_kiln(
       run_args(dir, doc, {"--execution-id", "subset", "--steps", "Reboots,C", "--reboot-mode", "exit"}));
@@ -372,28 +392,33 @@ phases:
       - name: Produce
         action: ExecuteBash
         inputs:
-          commands: ["echo Produce >> ')" + ledger + R"('; echo from-produce"]
+          commands: ["echo Produce >> ')" + ledger +
+                                                R"('; echo from-produce"]
       - name: Flaky
         action: ExecuteBash
         inputs:
           commands:
             - |
-              echo "Flaky {{ Label }} {{ build.Produce.outputs.stdout }}" >> ')" + ledger + R"('
+              echo "Flaky {{ Label }} {{ build.Produce.outputs.stdout }}" >> ')" +
+                                                ledger + R"('
               test -f ')" + fixed + R"('
       - name: After
         action: ExecuteBash
         inputs:
-          commands: ["echo After >> ')" + ledger + R"('"]
+          commands: ["echo After >> ')" + ledger +
+                                                R"('"]
 )");
   auto failed = kiln::test::run_kiln(run_args(
-      dir, doc, {"--execution-id", "broken", "--parameters", "Label=it's a\\,b,Token=tok-SECRET-1", "--phases", "build"}));
+      dir, doc,
+      {"--execution-id", "broken", "--parameters", "Label=it's a\\,b,Token=tok-SECRET-1", "--phases", "build"}));
   INFO(failed.out << failed.err);
   REQUIRE(failed.exit_code == 1);
   REQUIRE(read_file(ledger) == "Produce\nFlaky it's a,b from-produce\n");
   std::string command = last_line(failed.err);
   CHECK(failed.err.find("tok-SECRET-1") == std::string::npos);
   CHECK(command.find("'Label=it'\\''s a\\,b,Token=<secret>'") != std::string::npos);
-  CHECK(command.find(std::string(KILN_BINARY) + " run --documents '" + doc + "' --phases build --steps build.Flaky") == 0);
+  CHECK(command.find(std::string(KILN_BINARY) + " run --documents '" + doc + "' --phases build --steps build.Flaky") ==
+        0);
   CHECK(command.find("--outputs-from broken") != std::string::npos);
 
   kiln::test::TempDir scratch;  // pasted elsewhere: the command holds absolute paths
@@ -405,7 +430,8 @@ phases:
   CHECK(read_file(ledger) == "Produce\nFlaky it's a,b from-produce\nFlaky it's a,b from-produce\n");
 }
 
-TEST_CASE("debugging: the re-run command names the program as invoked (awstoe), and no --outputs-from without a chain") {
+TEST_CASE(
+    "debugging: the re-run command names the program as invoked (awstoe), and no --outputs-from without a chain") {
   TempDir dir;
   std::string awstoe = dir.file("bin/awstoe");
   std::filesystem::create_directories(dir.file("bin"));
@@ -414,7 +440,8 @@ TEST_CASE("debugging: the re-run command names the program as invoked (awstoe), 
 phases:
   - name: build
     steps:
-      - {name: Fails, action: ExecuteBash, inputs: {commands: ["echo Fails >> )" + dir.file("ledger") + R"(; exit 3"]}}
+      - {name: Fails, action: ExecuteBash, inputs: {commands: ["echo Fails >> )" +
+                                             dir.file("ledger") + R"(; exit 3"]}}
 )");
   RunResult failed = run_program(awstoe, run_args(dir, doc, {}));
   INFO(failed.out << failed.err);
