@@ -134,6 +134,11 @@ json describe_step(const PlannedDocument& planned, const DryRunOptions& options,
     resolve_known(inputs, scope, later);
   out["inputs"] = inputs;
   out["atRunTime"] = later;
+  // Only what came from the document and its values is masked, never the plan's own keys
+  // (a one-letter secret would otherwise rewrite "maxAttempts").
+  if (options.masker)
+    for (const char* key : {"inputs", "if", "loop", "atRunTime"})
+      if (out.contains(key)) out[key] = options.masker->mask_json(out[key]);
   return out;
 }
 
@@ -243,7 +248,7 @@ json describe_plan(const std::vector<PlannedDocument>& documents, const DryRunOp
     }
     out["documents"].push_back({{"path", documents[d].path}, {"name", doc.name}, {"phases", phases}});
   }
-  return options.masker ? options.masker->mask_json(out) : out;
+  return out;
 }
 
 std::string format_plan(const json& plan) {

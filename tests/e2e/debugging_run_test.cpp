@@ -144,7 +144,14 @@ phases:
           commands: ["cat )" + target + R"("]
 )");
   std::vector<std::string> args = {
-      "-f", "-qq", "-e", "trace=execve,clone,clone3,fork,vfork", "-o", dir.file("trace"), KILN_BINARY};
+      "-f",
+      "-qq",
+      "-e",
+      "trace=execve,clone,clone3,fork,vfork,socket,connect,openat,open,creat,mkdir,mkdirat,unlink,unlinkat,rename,"
+      "renameat,renameat2,truncate,ftruncate",
+      "-o",
+      dir.file("trace"),
+      KILN_BINARY};
   for (const auto& a : run_args(dir, doc, {"--dry-run", "--parameters", "Password=s3cr3t-value", "--phases", "build"}))
     args.push_back(a);
   RunResult run = run_program("/usr/bin/strace", args);
@@ -172,14 +179,50 @@ phases:
   std::vector<std::string> calls = lines_of(read_file(dir.file("trace")));
   INFO("strace:\n" << read_file(dir.file("trace")));
   REQUIRE(calls.size() >= 1);
-  int execs = 0, forks = 0;
+  int execs = 0, forks = 0, writes = 0, network = 0;
+  auto has = [](const std::string& call, const char* what) { return call.find(what) != std::string::npos; };
   for (const auto& call : calls) {
-    if (call.find("execve(") != std::string::npos) ++execs;
-    if (call.find("clone") != std::string::npos || call.find("fork") != std::string::npos) ++forks;
+    if (has(call, "execve(")) ++execs;
+    if (has(call, "clone") || has(call, "fork(")) ++forks;
+    // A file opened for writing, created, removed or renamed, anywhere.
+    if (has(call, "O_WRONLY") || has(call, "O_RDWR") || has(call, "O_CREAT") || has(call, "creat(") ||
+        has(call, "mkdir") || has(call, "unlink") || has(call, "rename") || has(call, "truncate("))
+      ++writes;
+    if (has(call, "socket(") || has(call, "connect(")) ++network;
   }
   CHECK(execs == 1);  // kiln itself, started by strace
   CHECK(forks == 0);
+  CHECK(writes == 0);
+  CHECK(network == 0);
   CHECK(calls.front().find("execve(\"" KILN_BINARY "\"") != std::string::npos);
+}
+
+TEST_CASE("debugging: --dry-run masks a secret in the step's values, not in the plan's own keys") {
+  TempDir dir;
+  std::string doc = dir.write("doc.yml", R"(schemaVersion: 1.0
+parameters:
+  - Key:
+      type: string
+      secret: true
+phases:
+  - name: build
+    steps:
+      - name: UseKey
+        action: ExecuteBash
+        maxAttempts: 2
+        inputs:
+          commands: ["echo key={{ Key }}"]
+)");
+  // "e" is in "maxAttempts", "timeoutSeconds" and "name": the plan must keep them.
+  auto run = kiln::test::run_kiln(run_args(dir, doc, {"--dry-run", "--format", "json", "--parameters", "Key=e"}));
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  nlohmann::json plan = nlohmann::json::parse(run.out, nullptr, false);
+  REQUIRE(plan.is_object());
+  const auto& step = plan["documents"][0]["phases"][0]["steps"][0];
+  CHECK(step["maxAttempts"] == 2);
+  CHECK(step["name"] == "UseKey");
+  CHECK(step["inputs"]["commands"][0] == "****cho k****y=****");
 }
 
 TEST_CASE("debugging: --dry-run --format json, a selection in the plan, and an invalid document exits 3") {
