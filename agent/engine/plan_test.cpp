@@ -77,6 +77,16 @@ TEST_CASE("plan: a chained reference into a step left out, located, and borrowed
   CHECK(kiln::borrow_outputs(docs, {"/abs/a.yml"}, earlier, "earlier", references, plan).empty());
   CHECK(plan.borrowed(0).at("build\nMake").outputs[0]["stdout"] == "made");
 
+  kiln::RunPlan no_key;  // the step ran there, but without the output the reference reads
+  REQUIRE(kiln::plan_run(docs, {}, {{"build.Use"}, "", "earlier"}, no_key).empty());
+  kiln::RunState other_run = earlier;
+  other_run.steps["d0/p0/s0"].record["outputs"] = R"([{"exitCode":0}])";
+  auto missing = kiln::borrow_outputs(docs, {"/abs/a.yml"}, other_run, "earlier", references, no_key);
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].message == "'{{ build.Make.outputs.stdout }}' cannot be taken from execution earlier: build.Make "
+                              "recorded no output 'stdout' (it has exitCode)");
+  CHECK(missing[0].location.line == 6);
+
   kiln::RunPlan other;
   REQUIRE(kiln::plan_run(docs, {}, {{"build.Use"}, "", "earlier"}, other).empty());
   auto errors = kiln::borrow_outputs(docs, {"/abs/elsewhere.yml"}, earlier, "earlier", references, other);
