@@ -184,6 +184,16 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       out.resume_trigger != "none")
     return "--resume-trigger must be auto, systemd, cron or none";
   if (out.format != "text" && out.format != "json") return "--format must be text or json";
+  // The debugging flags (docs/debugging.md); names are checked against the documents later.
+  bool debugging = out.dry_run || vm.count("steps") || vm.count("start-at") || vm.count("outputs-from");
+  if (debugging && out.command != "run") return "--dry-run, --steps, --start-at and --outputs-from go with run";
+  if (vm.count("steps") && out.steps.empty()) return "--steps needs a step name (NAME or PHASE.NAME, comma-separated)";
+  if (vm.count("steps") && vm.count("start-at"))
+    return "--steps and --start-at cannot be combined (name the steps to run with --steps alone)";
+  if (vm.count("start-at") && out.start_at.find('.') == std::string::npos)
+    return "--start-at '" + out.start_at + "' is not PHASE.STEP (for example build." + out.start_at + ")";
+  if (vm.count("outputs-from") && out.outputs_from.empty())
+    return "--outputs-from needs an execution id (`kiln status` lists them)";
   if (!out.os_platform.empty() && out.os_platform != "linux" && out.os_platform != "windows" &&
       out.os_platform != "darwin")
     return "--os-platforms must be linux, windows or darwin";

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "actions/registry.h"
@@ -15,7 +16,10 @@
 #include "agent/cli/source_texts.h"
 #include "agent/document/suggest.h"
 #include "agent/document/validator.h"
+#include "agent/engine/dry_run.h"
 #include "agent/engine/engine.h"
+#include "agent/engine/plan.h"
+#include "agent/engine/rerun.h"
 #include "agent/engine/run_setup.h"
 #include "agent/state/execution_store.h"
 #include "agent/sys/host.h"
@@ -102,6 +106,9 @@ RunArguments run_arguments(const CliOptions& cli) {
   args.document_parameters = cli.document_parameters;
   args.blocked_actions = cli.blocked_actions;
   args.log_directory = absolute(cli.log_directory.empty() ? "." : cli.log_directory);
+  args.steps = cli.steps;
+  args.start_at = cli.start_at;
+  args.outputs_from = cli.outputs_from;
   return args;
 }
 
@@ -135,6 +142,9 @@ CliOptions options_from_header(const RunHeader& header, const std::string& state
   cli.document_parameters = args.document_parameters;
   cli.blocked_actions = args.blocked_actions;
   cli.log_directory = args.log_directory;
+  cli.steps = args.steps;
+  cli.start_at = args.start_at;
+  cli.outputs_from = args.outputs_from;
   cli.execution_id = header.execution_id;
   cli.state_directory = state_directory;
   cli.reboot_mode = std::string(reboot_mode_name(header.reboot_mode));
@@ -148,6 +158,115 @@ CliOptions options_from_header(const RunHeader& header, const std::string& state
   cli.log_destinations = header.log_destinations;
   cli.document_s3_bucket_owner = header.document_s3_bucket_owner;
   return cli;
+}
+
+std::vector<const Document*> document_pointers(const std::vector<DocumentToRun>& documents) {
+  std::vector<const Document*> out;
+  for (const auto& d : documents) out.push_back(&d.document);
+  return out;
+}
+
+std::string state_directory_of(const CliOptions& cli) {
+  return cli.state_directory.empty() ? default_state_directory() : cli.state_directory;
+}
+
+// The plan of the run: which steps run (--phases, --steps, --start-at) and what they
+// borrow from --outputs-from. 0, or the exit code of a usage error (2), printed with
+// where and how to fix it. Reads the state directory only for --outputs-from.
+int make_plan(const CliOptions& cli, const std::vector<DocumentToRun>& documents, const SourceTexts& sources,
+              RunPlan& plan) {
+  std::vector<const Document*> docs = document_pointers(documents);
+  StepSelection selection{cli.steps, cli.start_at, cli.outputs_from};
+  if (std::string error = plan_run(docs, cli.phases, selection, plan); !error.empty()) {
+    std::cerr << "kiln: " << error << "\n";
+    return 2;
+  }
+  // Without the debugging flags a run behaves as it always did (a chain into a phase
+  // --phases leaves out fails when the step runs, as AWSTOE's does).
+  if (!selection.selects_steps() && selection.outputs_from.empty()) return 0;
+  std::vector<ChainedReference> references = references_to_steps_not_run(docs, plan);
+  if (references.empty()) return 0;
+  if (selection.outputs_from.empty()) {
+    print_diagnostics(unresolved_chain_errors(references), sources);
+    return 2;
+  }
+  ExecutionStore store;
+  store.open_for_reading(state_directory_of(cli));
+  for (const auto& e : store.list()) {
+    if (!e.state.header || e.state.header->execution_id != selection.outputs_from) continue;
+    std::vector<std::string> paths;
+    for (const auto& d : cli.documents) paths.push_back(absolute(d));
+    Diagnostics errors = borrow_outputs(docs, paths, e.state, selection.outputs_from, references, plan);
+    if (errors.empty()) return 0;
+    print_diagnostics(errors, sources);
+    return 2;
+  }
+  std::cerr << "kiln: --outputs-from: no execution '" << selection.outputs_from << "' in " << store.directory()
+            << "; `kiln status --state-directory " << store.directory() << "` lists them\n";
+  return 2;
+}
+
+// --dry-run: prints the plan (text, or JSON with --format json) and runs nothing.
+int print_dry_run(const CliOptions& cli, const std::vector<DocumentToRun>& documents, const RunPlan& plan,
+                  const std::string& platform) {
+  SecretMasker masker;
+  std::vector<PlannedDocument> planned;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    add_secrets(documents[i].document, documents[i].variables, masker);
+    planned.push_back({&documents[i].document, &documents[i].variables, absolute(cli.documents[i])});
+  }
+  nlohmann::json described = describe_plan(planned, {cli.execution_id, platform, &plan, &masker});
+  if (cli.format == "json") std::cout << described.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  else std::cout << format_plan(described);
+  return 0;
+}
+
+// argv[0] as this process was invoked (main() keeps it to itself): "kiln", "awstoe", or
+// a path, made absolute so the printed command works from any folder.
+std::string invoked_as() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string first;
+  std::getline(in, first, '\0');
+  if (first.empty()) return "kiln";
+  return first.find('/') == std::string::npos ? first : absolute(first);
+}
+
+// The last line of a failed run: the command that re-runs only the step that failed.
+void print_rerun_hint(const CliOptions& cli, const std::vector<DocumentToRun>& documents,
+                      const std::string& execution_id, const StepPosition& failed, const RunPlan& plan) {
+  const Document& doc = documents[failed.document].document;
+  const PhaseSpec& phase = doc.phases[failed.phase];
+  RerunCommand command;
+  command.program = invoked_as();
+  command.document = absolute(cli.documents[failed.document]);
+  command.phases = cli.phases;
+  command.step = phase.name + "." + phase.steps[failed.step].name;
+  std::map<std::string, std::string> given = cli.parameters;
+  for (const auto& [k, v] : cli.document_parameters[failed.document]) given[k] = v;
+  bool secret_left_out = false;
+  for (const auto& [name, value] : given) {
+    bool secret = false;
+    for (const auto& p : doc.parameters) secret = secret || (p.name == name && p.secret);
+    command.parameters.emplace_back(name, secret ? std::string(kSecretPlaceholder) : value);
+    secret_left_out = secret_left_out || secret;
+  }
+  // Run alone, the step chains to steps that then do not run: their inputs and outputs
+  // come from this execution, or from the one this execution borrowed them from.
+  bool borrows = false, borrowed_here = false;
+  for (const auto& ref : chained_references(doc, failed)) {
+    if (ref.phase == phase.name && ref.step == phase.steps[failed.step].name) continue;
+    borrows = true;
+    borrowed_here = borrowed_here || plan.borrowed(failed.document).count(ref.phase + "\n" + ref.step) > 0;
+  }
+  if (borrows) command.outputs_from = borrowed_here ? cli.outputs_from : execution_id;
+  if (borrows || !cli.state_directory.empty())
+    command.other_flags.insert(command.other_flags.end(), {"--state-directory", absolute(state_directory_of(cli))});
+  if (!cli.log_directory.empty())
+    command.other_flags.insert(command.other_flags.end(), {"--log-directory", absolute(cli.log_directory)});
+  if (cli.strict) command.other_flags.push_back("--strict");
+  if (cli.warnings_as_errors) command.other_flags.push_back("--warnings-as-errors");
+  std::cerr << "kiln: to run only the failed step again" << (secret_left_out ? " (put the secret values in)" : "")
+            << ":\n" << format_rerun_command(command) << "\n";
 }
 
 // Opens the execution to run: 0 with `execution` set, or the exit code to return.
@@ -214,6 +333,9 @@ int command_run(CliOptions cli) {
   std::vector<DocumentToRun> documents;
   RunIdentity identity{run_arguments(cli), {}};
   if (int code = prepare_documents(cli, prepare, documents, identity, sources)) return code;
+  RunPlan plan;
+  if (int code = make_plan(cli, documents, sources, plan)) return code;
+  if (cli.dry_run) return print_dry_run(cli, documents, plan, prepare.platform);
 
   ExecutionStore store;
   std::string note;
@@ -242,6 +364,7 @@ int command_run(CliOptions cli) {
   options.log_destinations = cli.log_destinations;
   options.document_s3_bucket_owner = cli.document_s3_bucket_owner;
   options.actions = &builtin_actions();
+  options.plan = &plan;
   RunPersistence persistence{&execution->journal(), execution->resume(), run_header(cli, execution->id(), identity)};
   install_signal_handlers();
   execution->set_phase(ExecutionPhase::Running);
@@ -252,7 +375,9 @@ int command_run(CliOptions cli) {
   print_diagnostics(outcome.diagnostics, sources);
   if (!outcome.summary.is_null())
     std::cout << outcome.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
-  return after_run(cli, store, outcome);
+  int code = after_run(cli, store, outcome);
+  if (code == 1 && outcome.failed_step) print_rerun_hint(cli, documents, execution->id(), *outcome.failed_step, plan);
+  return code;
 }
 
 // `kiln resume`: continues every unfinished execution of a state directory, each with

@@ -83,7 +83,7 @@ ChildDocumentResult Execution::run_child(DocumentRun& parent, const StepSpec& st
   Counters counters;
   std::vector<std::string> ancestors = parent.ancestors;
   ancestors.push_back(key);
-  DocumentRun run{child.document, child.variables, {}, child_id, parent.depth + 1, ancestors, key_prefix};
+  DocumentRun run{child.document, child.variables, {}, child_id, parent.depth + 1, ancestors, key_prefix, 0};
   auto [recorded_status, record] = run_document(run, prepare.phases, counters);
   RunStatus status = recorded_status.value_or(RunStatus::Failed);
   if (rebooting_) {

@@ -141,7 +141,9 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
       std::error_code ec;
       std::string canonical = std::filesystem::weakly_canonical(doc.source.path, ec).string();
       DocumentRun document_run{doc, documents[i].variables, {}, options.execution_id, 0, {canonical},
-                               "d" + std::to_string(i) + "/"};
+                               "d" + std::to_string(i) + "/", i};
+      // Steps the plan leaves out that the selected ones chain to (--outputs-from).
+      if (options.plan) document_run.traces = options.plan->borrowed(i);
       document = execution.run_document(document_run, options.phases, counters);
     }
     if (document.status) tally.add(*document.status);
@@ -160,6 +162,7 @@ RunOutcome run_documents(std::vector<DocumentToRun>& documents, const RunOptions
                                    {"ignoredFailedStepCount", counters.ignored},
                                    {"rebootCount", execution.reboots().size()},
                                    {"failureMessage", failure},            {"logUrl", log.folder()}};
+  outcome.failed_step = execution.first_failed();
   outcome.rebooting = status == RunStatus::Rebooting;
   outcome.finished = status != RunStatus::Rebooting && status != RunStatus::Interrupted;
   // The logs go to S3 once the execution is over (not before a reboot: it goes on after).

@@ -14,6 +14,7 @@
 #include "actions/action.h"
 #include "agent/document/diagnostic.h"
 #include "agent/document/model.h"
+#include "agent/engine/plan.h"
 #include "agent/engine/resolver.h"
 #include "agent/state/records.h"
 #include "agent/state/run_journal.h"
@@ -37,6 +38,7 @@ struct RunOptions {
   LogDestinations log_destinations;               // --log-s3-*, --cw-*
   std::string document_s3_bucket_owner;          // reaches ExecuteDocument's s3:// children
   ExternalValues* external_values = nullptr;      // aws:ssm / aws:imds; null: AWS (tests inject)
+  const RunPlan* plan = nullptr;                  // --steps / --start-at / --outputs-from; null: every step
 };
 
 // Where the run keeps its crash-safe state, and what an earlier attempt left.
@@ -59,6 +61,7 @@ struct RunOutcome {
   std::string log_folder;
   nlohmann::json summary;
   Diagnostics diagnostics;  // why nothing ran (the log folder could not be made)
+  std::optional<StepPosition> failed_step;  // the first top-level step that failed (for the re-run hint)
 };
 
 // Runs the documents in order. `cancel` is raised by SIGINT/SIGTERM.

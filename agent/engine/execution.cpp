@@ -79,6 +79,13 @@ RunStatus Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, 
   StatusTally tally;
   for (size_t si = 0; si < phase.steps.size(); ++si) {
     const StepSpec& step = phase.steps[si];
+    // Left out by --steps / --start-at: reported skipped, never journaled (the plan is
+    // made again from the header on resume, so it leaves out the same steps).
+    if (run.depth == 0 && options_.plan)
+      if (StepChoice choice = options_.plan->choice(run.document_index, pi, si); choice != StepChoice::Run) {
+        phase_record["steps"].push_back(left_out(phase.name, step, choice));
+        continue;
+      }
     if (stopped) {
       phase_record["steps"].push_back(base_record(step));
       continue;
@@ -86,6 +93,8 @@ RunStatus Execution::run_phase(DocumentRun& run, size_t pi, Counters& counters, 
     std::string key = run.key_prefix + "p" + std::to_string(pi) + "/s" + std::to_string(si);
     auto [status, step_record] = run_step(run, key, phase.name, step, counters);
     if (status) tally.add(*status);
+    if (status == RunStatus::Failed && run.depth == 0 && !first_failed_)
+      first_failed_ = StepPosition{run.document_index, pi, si};
     if (status == RunStatus::Failed && step.on_failure == OnFailure::Abort) {
       stopped = true;
       phase_record["failureMessage"] = "step " + step.name + " failed";
@@ -114,6 +123,15 @@ nlohmann::json Execution::not_run_document_record(const Document& doc, const std
   return record;
 }
 
+nlohmann::json Execution::left_out(const std::string& phase, const StepSpec& step, StepChoice choice) {
+  nlohmann::json record = base_record(step);
+  record["status"] = status_name(RunStatus::Skipped);
+  std::string reason = "not selected (" + std::string(step_choice_flag(choice)) + ")";
+  record["skipReason"] = reason;  // kiln's: why a step of a debugging run did not run
+  reporter_.step_finished({phase, step.name, step.action}, RunStatus::Skipped, 0, reason);
+  return record;
+}
+
 nlohmann::json Execution::base_record(const StepSpec& step) {
   // Assigned one by one: an initializer list builds a temporary array per pair.
   nlohmann::json r = nlohmann::json::object();
@@ -134,20 +152,22 @@ nlohmann::json Execution::base_record(const StepSpec& step) {
   return r;
 }
 
+std::map<std::string, std::string> host_context(const std::string& platform) {
+  const char* region = std::getenv("AWS_REGION");
+  if (!region) region = std::getenv("AWS_DEFAULT_REGION");
+  return {{"accountId", ""},
+          {"region", region ? region : ""},
+          {"osPlatform", platform},
+          {"osName", sys::os_release_field("NAME")},
+          {"osVersion", sys::os_release_field("VERSION_ID")},
+          {"hostname", sys::hostname()}};
+}
+
 // The context: values of a step. Facts about the host are read once per run; date,
 // time and uuid are fresh for every step.
 std::map<std::string, std::string> Execution::context_for(const DocumentRun& run, const std::string& phase,
                                                           const std::string& step) {
-  if (host_facts_.empty()) {
-    const char* region = std::getenv("AWS_REGION");
-    if (!region) region = std::getenv("AWS_DEFAULT_REGION");
-    host_facts_ = {{"accountId", ""},
-                   {"region", region ? region : ""},
-                   {"osPlatform", options_.platform},
-                   {"osName", sys::os_release_field("NAME")},
-                   {"osVersion", sys::os_release_field("VERSION_ID")},
-                   {"hostname", sys::hostname()}};
-  }
+  if (host_facts_.empty()) host_facts_ = host_context(options_.platform);
   std::map<std::string, std::string> context = host_facts_;
   context["executionId"] = run.execution_id;
   context["date"] = utc_date();

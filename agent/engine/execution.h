@@ -41,6 +41,7 @@ struct DocumentRun {
   int depth = 0;
   std::vector<std::string> ancestors;  // canonical paths of the documents above, and this one
   std::string key_prefix;              // journal keys of this document's steps start with this
+  size_t document_index = 0;           // of a top-level document, for the RunPlan
 };
 
 // A step's or a document's record in detailedoutput.json, with its status as a value
@@ -99,6 +100,10 @@ struct AttemptResult {
   nlohmann::json detailed_output = nlohmann::json::array();  // one child run per (looped) ExecuteDocument
 };
 
+// The context: values that are facts about the host (the same for every step of a run);
+// a step adds executionId, phase, step, and a fresh date, dateTime and uuid.
+std::map<std::string, std::string> host_context(const std::string& platform);
+
 class Execution {
  public:
   Execution(RunLog& log, const RunOptions& options, const std::atomic<bool>* cancel, RunPersistence persistence);
@@ -113,6 +118,7 @@ class Execution {
   const nlohmann::json& reboots() const { return reboots_; }
   size_t droppable_bytes() const { return droppable_bytes_; }
   RunReporter& reporter() { return reporter_; }
+  const std::optional<StepPosition>& first_failed() const { return first_failed_; }
 
   // Appends a state record. A durable record is on disk before this returns; if it
   // cannot be written the run stops (it stays resumable once the disk has room).
@@ -133,6 +139,7 @@ class Execution {
   void run_attempts(StepRun& s, StepOutcome& outcome);
   Recorded finish_step(StepRun& s, StepOutcome& outcome, Counters& counters);
   static nlohmann::json base_record(const StepSpec& step);
+  nlohmann::json left_out(const std::string& phase, const StepSpec& step, StepChoice choice);
 
   AttemptResult run_attempt(StepRun& s, int64_t attempt);  // attempt.cpp
   bool end_iteration(StepRun& s, ActionResult& action, const nlohmann::json& inputs, int64_t attempt, size_t i,
@@ -161,6 +168,7 @@ class Execution {
   int step_serial_ = 0;
   size_t droppable_bytes_ = 0;
   int document_serial_ = 0;
+  std::optional<StepPosition> first_failed_;
   std::map<std::string, std::string> host_facts_;
   std::unique_ptr<ExternalValues> own_external_;  // AWS, unless the options bring their own
   ExternalValues* external_ = nullptr;

@@ -27,12 +27,18 @@ T value_or(const json& j, const char* key, T fallback) {
 }
 
 json to_json_args(const RunArguments& a) {
-  return {{"documents", a.documents},
-          {"phases", a.phases},
-          {"parameters", a.parameters},
-          {"documentParameters", a.document_parameters},
-          {"blockedActions", a.blocked_actions},
-          {"logDirectory", a.log_directory}};
+  json j = {{"documents", a.documents},
+            {"phases", a.phases},
+            {"parameters", a.parameters},
+            {"documentParameters", a.document_parameters},
+            {"blockedActions", a.blocked_actions},
+            {"logDirectory", a.log_directory}};
+  // Written only when given: a run without them keeps the digest it had before they
+  // existed (the status file finds an execution awaiting a reboot by that digest).
+  if (!a.steps.empty()) j["steps"] = a.steps;
+  if (!a.start_at.empty()) j["startAt"] = a.start_at;
+  if (!a.outputs_from.empty()) j["outputsFrom"] = a.outputs_from;
+  return j;
 }
 
 RunArguments args_from_json(const json& j) {
@@ -44,6 +50,9 @@ RunArguments args_from_json(const json& j) {
   a.document_parameters = value_or(j, "documentParameters", std::vector<std::map<std::string, std::string>>{});
   a.blocked_actions = value_or(j, "blockedActions", std::set<std::string>{});
   a.log_directory = value_or(j, "logDirectory", std::string("."));
+  a.steps = value_or(j, "steps", std::vector<std::string>{});
+  a.start_at = value_or(j, "startAt", std::string());
+  a.outputs_from = value_or(j, "outputsFrom", std::string());
   return a;
 }
 
@@ -142,6 +151,8 @@ std::string RunIdentity::describe_change_to(const RunIdentity& now) const {
   for (const auto& [key, value] : b.items())
     if (!a.contains(key) || a[key] != value)
       out += "\n  " + key + " was " + (a.contains(key) ? a[key].dump() : "unset") + ", now " + value.dump();
+  for (const auto& [key, value] : a.items())  // given before, not now (--steps and the like)
+    if (!b.contains(key)) out += "\n  " + key + " was " + value.dump() + ", now unset";
   for (size_t i = 0; i < now.documents.size() && i < documents.size(); ++i)
     if (documents[i] != now.documents[i])
       out += "\n  document " + now.documents[i].path + " changed since the execution started";

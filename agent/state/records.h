@@ -3,6 +3,7 @@
 // field names below are the on-disk format (see run_journal.h for the line format).
 //
 //   header          executionId, identity {args, documentHashes}, cwd, kilnVersion,
+//                   (args holds steps, startAt, outputsFrom only when given)
 //                   rebootMode, maxReboots, rebootCommand, resumeTrigger, trace,
 //                   strict, warningsAsErrors, maxLogSize, logFolder, startTime, bootId
 //   stepStarted     key, attempt                      (not flushed: diagnosis only)
@@ -38,6 +39,12 @@ struct RunArguments {
   std::vector<std::map<std::string, std::string>> document_parameters;
   std::set<std::string> blocked_actions;
   std::string log_directory;  // absolute
+  // Debugging runs (docs/debugging.md): the subset of steps that runs. Part of the
+  // identity, so a reboot or `kiln resume` runs the same subset and another subset
+  // under the same --execution-id is refused rather than mixed in.
+  std::vector<std::string> steps;  // --steps, as given
+  std::string start_at;            // --start-at
+  std::string outputs_from;        // --outputs-from (an execution id)
   bool operator==(const RunArguments&) const = default;
 };
 
