@@ -162,3 +162,29 @@ TEST_CASE("cli: invoked as awstoe, help and usage name awstoe") {
   CHECK(bad.err.rfind("awstoe: ", 0) == 0);
   CHECK(bad.err.find("Try 'awstoe validate --help'") != std::string::npos);
 }
+
+TEST_CASE("cli: every example in the help parses (flags, values and their checks)") {
+  int examples = 0;
+  for (const char* command : kCommands) {
+    std::string help = run_kiln({command, "--help"}).out;
+    size_t at = help.find("\nExamples:\n");
+    REQUIRE(at != std::string::npos);
+    std::string rest = help.substr(at + 11);
+    for (std::string line : lines_of(rest.substr(0, rest.find("\n\n")))) {
+      line = line.substr(0, line.find('#'));  // a comment
+      line = line.substr(0, line.find('>'));  // a shell redirection
+      std::vector<std::string> words;
+      std::stringstream s(line);
+      for (std::string word; s >> word;) words.push_back(word);
+      REQUIRE(words.size() >= 2);
+      CHECK(words[0] == "kiln");
+      // --version is answered after the whole command line is parsed and checked.
+      std::vector<std::string> arguments(words.begin() + 1, words.end());
+      arguments.push_back("--version");
+      auto r = run_kiln(arguments);
+      CHECK_MESSAGE(r.exit_code == 0, line << ": " << r.err);
+      ++examples;
+    }
+  }
+  CHECK(examples >= 12);
+}
