@@ -139,8 +139,6 @@ const OptionRow kOptionRows[] = {
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.max_log_size); }},
     {{"trace", 't', "", G::Logs, kRun | kValidate, "also print the application log to stderr", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::bool_switch(&t.out.trace); }},
-    {{"format", 0, "FORMAT", G::Logs, kValidate | kStatus, "text or json (one JSON report on stdout)", "text"},
-     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.format); }},
     // AWS
     {{"log-s3-bucket-name", 'b', "BUCKET", G::Aws, kRun,
       "when the run ends, upload the log folder to s3://BUCKET/[PREFIX/]TOE_.../", ""},
@@ -173,7 +171,9 @@ const OptionRow kOptionRows[] = {
     {{"outputs-from", 0, "EXECUTION_ID", G::Debugging, kRun,
       "outputs of steps not run are read from that earlier execution's state", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.outputs_from); }},
-    // Output (kiln schema)
+    // Output
+    {{"format", 0, "FORMAT", G::Output, kValidate | kStatus, "text or json (one JSON report on stdout)", "text"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.format); }},
     {{"action", 0, "NAME", G::Output, kSchema, "print only this action's inputs schema", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.schema_action); }},
     {{"output", 'o', "FILE", G::Output, kSchema, "write to FILE (replaced only when it changes)", "stdout"},
