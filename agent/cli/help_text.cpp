@@ -56,8 +56,7 @@ constexpr CommandHelp kCommandHelp[] = {
      "0    every document is valid (warnings alone do not change this)\n"
      "2    usage error\n"
      "3    a document is invalid\n"},
-    {"resume", kResumeCommand, "continue every unfinished execution (the boot trigger runs it)",
-     "resume [OPTIONS]",
+    {"resume", kResumeCommand, "continue every unfinished execution (the boot trigger runs it)", "resume [OPTIONS]",
      "Continue every unfinished execution in the state directory, each with the\n"
      "arguments and working folder it started with. The boot trigger armed by\n"
      "--reboot-mode system runs this after a reboot.\n",
@@ -88,8 +87,7 @@ constexpr CommandHelp kCommandHelp[] = {
      "2    usage error, an unknown action, or the file cannot be written\n"},
 };
 
-constexpr std::string_view kGroupTitles[] = {"Input", "Run control", "Logs", "AWS", "Debugging", "Output",
-                                             "General"};
+constexpr std::string_view kGroupTitles[] = {"Input", "Run control", "Logs", "AWS", "Debugging", "Output", "General"};
 
 const CommandHelp* find_command(const std::string& name) {
   for (const auto& c : kCommandHelp)
@@ -196,7 +194,8 @@ std::string usage_lines(const CommandHelp& c, const std::string& program, bool f
 std::string overview(const std::string& program) {
   std::string out;
   for (const auto& c : kCommandHelp) out += usage_lines(c, program, out.empty());
-  out += "  or:  " + program + " help COMMAND | --help | --version\n"
+  out += "  or:  " + program +
+         " help COMMAND | --help | --version\n"
          "Run EC2 Image Builder component documents (AWSTOE-compatible): validate them,\n"
          "run their phases step by step with crash-safe state, and write AWSTOE's logs.\n"
          "\nCommands:\n";
@@ -213,7 +212,8 @@ std::string overview(const std::string& program) {
         spec.long_name == "version")
       out += option_line(spec);
   out += "\nExit status:\n" + indent_lines(find_command("run")->exit_status, "  ");  // run's are the superset
-  out += "\nRun '" + program + " COMMAND --help' for all the options of a command.\n"
+  out += "\nRun '" + program +
+         " COMMAND --help' for all the options of a command.\n"
          "Invoked as 'awstoe' (a symlink) kiln behaves the same and accepts every AWSTOE\n"
          "flag. Documentation: docs/CLI.md (flags, config file, exit codes) and\n"
          "docs/schema.md (editor setup) in kiln's source tree.\n";

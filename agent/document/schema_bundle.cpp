@@ -92,7 +92,8 @@ json bundled_component_schema() {
   json if_condition = {{"$ref", std::string("#/definitions/") + kConditionPrefix + "ifCondition"}};
   step["properties"]["if"] = {
       {"description", step["properties"]["if"].value("description", "")},
-      {"anyOf", json::array({if_condition, {{"type", "array"}, {"minItems", 1}, {"maxItems", 1}, {"items", if_condition}}})}};
+      {"anyOf",
+       json::array({if_condition, {{"type", "array"}, {"minItems", 1}, {"maxItems", 1}, {"items", if_condition}}})}};
   return bundle;
 }
 

@@ -104,11 +104,26 @@ TEST_CASE("cli: every flag in docs/CLI.md is listed in the help of the command i
 
 TEST_CASE("cli: AWSTOE's flags are accepted unchanged and listed in the help") {
   // awstoe-format.md §6.1 and §6.2, long and short forms.
-  const char* awstoe_flags[] = {"config", "documents", "document-s3-bucket-owner", "phases", "parameters",
-                                "execution-id", "log-directory", "log-s3-bucket-name", "log-s3-key-prefix",
-                                "log-s3-bucket-owner", "cw-log-group", "cw-log-stream", "cw-log-region",
-                                "cw-ignore-failures", "state-directory", "trace", "version", "help",
-                                "blocked-action-modules", "os-platforms"};
+  const char* awstoe_flags[] = {"config",
+                                "documents",
+                                "document-s3-bucket-owner",
+                                "phases",
+                                "parameters",
+                                "execution-id",
+                                "log-directory",
+                                "log-s3-bucket-name",
+                                "log-s3-key-prefix",
+                                "log-s3-bucket-owner",
+                                "cw-log-group",
+                                "cw-log-stream",
+                                "cw-log-region",
+                                "cw-ignore-failures",
+                                "state-directory",
+                                "trace",
+                                "version",
+                                "help",
+                                "blocked-action-modules",
+                                "os-platforms"};
   std::string help = run_kiln({"run", "--help"}).out + run_kiln({"validate", "--help"}).out;
   for (const char* name : awstoe_flags) CHECK_MESSAGE(has_option_line(help, name), name);
   for (const char* pair : {"-c, --config", "-d, --documents", "-p, --phases", "-i, --execution-id",
@@ -117,8 +132,8 @@ TEST_CASE("cli: AWSTOE's flags are accepted unchanged and listed in the help") {
     CHECK_MESSAGE(help.find(std::string("  ") + pair) != std::string::npos, pair);
   // Parsed, not refused: an empty document list is valid (exit 0).
   kiln::test::TempDir dir;
-  auto r = run_kiln({"validate", "-d", "", "-t", "--document-s3-bucket-owner", "111122223333", "--os-platforms",
-                     "linux"});
+  auto r =
+      run_kiln({"validate", "-d", "", "-t", "--document-s3-bucket-owner", "111122223333", "--os-platforms", "linux"});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
 }
 

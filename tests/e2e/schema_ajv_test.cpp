@@ -56,11 +56,13 @@ struct Exception {
 // accepted where a string is expected"). The schema stays strict so an editor asks for
 // quotes, which AWSTOE's own parser needs as well.
 const Exception kExceptions[] = {
-    {"aws-samples__amazon-ec2-image-builder-samples__CloudFormation__Docker__ubuntu-dotnet-web-application__ubuntu-dotnet-web-application-pipeline.yml__Component__extracted.yml",
+    {"aws-samples__amazon-ec2-image-builder-samples__CloudFormation__Docker__ubuntu-dotnet-web-application__ubuntu-"
+     "dotnet-web-application-pipeline.yml__Component__extracted.yml",
      "unquoted permissions (0777, 0700, 766): an integer to YAML 1.2, text as written to kiln"},
     {"aws-samples__amazon-ec2-image-builder-samples__Components__Linux__chef-recipe-execution-linux__component.yml",
      "unquoted permissions (0777, 0700, 766): an integer to YAML 1.2, text as written to kiln"},
-    {"aws-samples__amazon-ec2-image-builder-samples__Components__Linux__inspec-recipe-execution-linux__inspec-test-linux-component.yml",
+    {"aws-samples__amazon-ec2-image-builder-samples__Components__Linux__inspec-recipe-execution-linux__inspec-test-"
+     "linux-component.yml",
      "unquoted permissions (0777, 0700, 766): an integer to YAML 1.2, text as written to kiln"},
     {"toadslop__aws_imagebuilder_component__test__create-file.yaml",
      "unquoted permissions (0777, 0700, 766): an integer to YAML 1.2, text as written to kiln"},
@@ -146,8 +148,9 @@ std::map<std::string, KilnVerdict> kiln_verdicts(const std::vector<std::string>&
 TEST_CASE("schema: ajv with the bundled schema agrees with kiln's schema-level verdicts on the corpus" *
           KILN_SKIP_UNLESS(in_ci() || have_schema_check_tools(),
                            "needs node, ajv and yaml (scripts/setup.sh --tests; CI never skips)")) {
-  REQUIRE_MESSAGE(have_schema_check_tools(), "node or the npm packages in " << schema_check_home()
-                                                                           << " are missing: run scripts/setup.sh --tests");
+  REQUIRE_MESSAGE(have_schema_check_tools(), "node or the npm packages in "
+                                                 << schema_check_home()
+                                                 << " are missing: run scripts/setup.sh --tests");
   kiln::test::TempDir dir;
   std::string schema = dir.file("kiln-component.schema.json");
   auto written = kiln::test::run_kiln({"schema", "--output", schema});
@@ -222,13 +225,14 @@ TEST_CASE("schema: ajv with the bundled schema agrees with kiln's schema-level v
     }
     agree += agrees;
     CHECK_MESSAGE(agrees, name << ": ajv says " << cells[1] << " " << cells[2] << "; kiln "
-                               << (k.syntax ? "refuses its YAML" : k.schema_error ? "reports " + k.first
-                                                                                  : "reports no schema error"));
+                               << (k.syntax         ? "refuses its YAML"
+                                   : k.schema_error ? "reports " + k.first
+                                                    : "reports no schema error"));
   }
   CHECK(seen.size() == documents.size());
   MESSAGE("schema vs ajv: " << documents.size() << " documents (" << from_shared << " only in shared/corpus), "
-                            << yaml_unreadable << " not YAML to the yaml package, " << compared << " compared: "
-                            << agree << " agree, " << listed << " listed exceptions (" << kiln_syntax
+                            << yaml_unreadable << " not YAML to the yaml package, " << compared
+                            << " compared: " << agree << " agree, " << listed << " listed exceptions (" << kiln_syntax
                             << " of all compared refused by kiln's YAML reader)");
 }
 
