@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what kiln needs to build on Debian 12, from Debian's packages; with --tests,
 # also the servers and referees the tests start (nginx, tinyproxy, botocore, awscli,
-# s3rver). Idempotent; run as root (or with sudo available).
+# s3rver) and the independent schema checker (node: ajv, yaml). Idempotent; run as root
+# (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,5 +57,25 @@ if [ "${1:-}" = "--tests" ] && [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ];
   fi
   $SUDO mkdir -p "$s3rver_home"
   (cd "$s3rver_home" && $SUDO npm install --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null)
+fi
+# ajv and yaml (npm, pinned) for tests/tools/schema_check.js, which checks the bundled
+# component schema with a validator independent of kiln (tests/e2e/schema_ajv_test.cpp;
+# KILN_SCHEMA_CHECK overrides the folder). Reinstalled when a pinned version changes.
+schema_check_home="${KILN_TEST_CACHE:-/var/cache/kiln-test}/schema-check"
+schema_check_packages=(ajv@8.20.0 yaml@2.9.1)
+schema_check_ready() {
+  local spec
+  for spec in "${schema_check_packages[@]}"; do
+    grep -q "\"version\": \"${spec##*@}\"" "$schema_check_home/node_modules/${spec%@*}/package.json" 2>/dev/null ||
+      return 1
+  done
+}
+if [ "${1:-}" = "--tests" ] && ! schema_check_ready; then
+  if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  $SUDO mkdir -p "$schema_check_home"
+  (cd "$schema_check_home" &&
+    $SUDO npm install --no-audit --no-fund --loglevel=error "${schema_check_packages[@]}" >/dev/null)
 fi
 echo "setup: dependencies ready"

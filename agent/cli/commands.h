@@ -9,5 +9,6 @@ int command_validate(const CliOptions& cli);  // validate_command.cpp
 int command_run(CliOptions cli);              // run_command.cpp
 int command_resume(const CliOptions& cli);    // run_command.cpp
 int command_status(const CliOptions& cli);    // status_command.cpp
+int command_schema(const CliOptions& cli);    // schema_command.cpp
 
 }  // namespace kiln

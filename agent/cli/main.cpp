@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "agent/cli/build_info.h"
 #include "agent/cli/commands.h"
 #include "agent/cli/options.h"
 
@@ -24,22 +25,32 @@ constexpr Command kCommands[] = {
     {"run", run_copy},
     {"resume", command_resume},
     {"status", command_status},
+    {"schema", command_schema},
 };
 
 int main_impl(int argc, char** argv) {
   CliOptions cli;
   std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "kiln";
+  if (program.empty()) program = "kiln";
   if (std::string error = parse_command_line(argc, argv, cli); !error.empty()) {
-    std::cerr << program << ": " << error << "\n\n" << usage_text(program);
+    // The command may not have been parsed; the first argument names it when it is one.
+    std::string command = argc > 1 && is_command_name(argv[1]) ? argv[1] : cli.command;
+    std::cerr << program << ": " << error << "\n" << usage_text(program, command);
     return 2;
   }
   if (cli.show_version) {
-    std::cout << "kiln " KILN_VERSION " (AWSTOE-compatible component runner)\n";
+    const BuildInfo& info = build_info();
+    std::cout << "kiln " << info.version << " (commit " << info.commit << ", built " << info.date << ")\n";
     return 0;
   }
-  if (cli.show_help || cli.command.empty()) {
-    (cli.show_help ? std::cout : std::cerr) << usage_text(program);
-    return cli.show_help ? 0 : 2;
+  if (cli.command == "help" || cli.show_help) {
+    std::string topic = cli.command == "help" ? cli.help_topic : cli.command;
+    std::cout << help_text(program, topic);
+    return 0;
+  }
+  if (cli.command.empty()) {
+    std::cerr << program << ": no command given\n" << usage_text(program);
+    return 2;
   }
   for (const auto& command : kCommands)
     if (command.name == cli.command) return command.run(cli);

@@ -64,87 +64,165 @@ std::string parse_size(const std::string& text, int64_t& bytes) {
   return {};
 }
 
-std::string usage_text(const std::string& program) {
-  return "Usage:\n"
-         "  " + program + " run      --documents a.yml[,b.yml] [options]   run component documents\n"
-         "  " + program + " run      --config run.json [options]           run what a config file says\n"
-         "  " + program + " validate --documents a.yml[,b.yml] [--os-platforms linux|windows|darwin] [--format json]\n"
-         "  " + program + " resume   [--state-directory DIR]              continue unfinished executions (boot)\n"
-         "  " + program + " status   [--state-directory DIR] [--format json]  list executions and their state\n"
-         "  " + program + " --version | --help\n"
-         "\n"
-         "Options:\n"
-         "  -d, --documents LIST          comma-separated documents: paths, s3://bucket/key or https://...\n"
-         "  -c, --config FILE             JSON run configuration, local, s3:// or https:// (excludes\n"
-         "                                --documents/--parameters)\n"
-         "  -p, --phases LIST             phases to run (document order is kept); default all\n"
-         "      --parameters N=V,...      parameter values (escape ',' and '=' as \\, and \\=)\n"
-         "  -i, --execution-id ID         execution id (default: a random UUID)\n"
-         "  -l, --log-directory DIR       where TOE_<time>_<id>/ is created (default: .)\n"
-         "  -s, --state-directory DIR     crash-safe state for resume (default /var/lib/kiln/state as root,\n"
-         "                                ~/.local/state/kiln otherwise; KILN_STATE_DIRECTORY overrides)\n"
-         "      --reboot-mode exit|system exit: save state and exit 194 for the caller to reboot and re-run;\n"
-         "                                system (default): arm a boot trigger and run the reboot command\n"
-         "      --max-reboots N           reboots allowed per execution (default 10)\n"
-         "      --max-log-size SIZE       bound on the log folder (bytes, or with K, M, G, T); past it step\n"
-         "                                output is dropped, steps go on. Default: a quarter of the free\n"
-         "                                space there, at most 2G; 0: no bound\n"
-         "      --reboot-command CMD      what system mode runs to reboot (default /sbin/shutdown -r now)\n"
-         "      --resume-trigger KIND     auto (systemd if running, else cron), systemd, cron or none\n"
-         "  -t, --trace                   also print the application log to the console\n"
-         "      --os-platforms OS         validate for linux, windows or darwin instead of this host\n"
-         "      --blocked-action-modules  comma-separated actions that must not run\n"
-         "      --format text|json        diagnostics format (validate, status)\n"
-         "      --strict                  refuse kiln extensions (secret parameters, ExtractArchive)\n"
-         "      --warnings-as-errors      a warning (text kept as written where AWSTOE is lenient, ...)\n"
-         "                                makes the document invalid (validate, run)\n"
-         "  -b, --log-s3-bucket-name B    upload the log folder to s3://B/[prefix/]TOE_.../ when the run ends\n"
-         "  -k, --log-s3-key-prefix P     key prefix for that upload\n"
-         "      --log-s3-bucket-owner ID  expected owner account of the log bucket\n"
-         "      --document-s3-bucket-owner ID  expected owner account of s3:// documents' buckets\n"
-         "      --cw-log-group G          stream console.log to CloudWatch Logs group G ...\n"
-         "      --cw-log-stream S         ... stream S (created when missing)\n"
-         "      --cw-log-region R         region for CloudWatch Logs (default: the AWS region chain)\n"
-         "      --cw-ignore-failures      a CloudWatch failure does not fail the run\n"
-         "\n"
-         "Exit codes: 0 success, 1 run failed or stopped, 2 usage error, 3 document invalid or refused,\n"
-         "194 rebooting (state saved; re-run the same command line after the reboot).\n";
+namespace {
+
+// Where parsed values land before they are checked and split into CliOptions.
+struct ParseTargets {
+  CliOptions& out;
+  std::string documents{}, phases{}, parameters{}, blocked{}, max_log_size{}, cw_ignore_failures{}, steps{};
+};
+
+using Semantic = po::value_semantic* (*)(ParseTargets&);
+
+struct OptionRow {
+  OptionSpec spec;
+  Semantic semantic;  // nullptr: a switch only counted (--help, --version)
+};
+
+constexpr unsigned kRun = kRunCommand, kValidate = kValidateCommand, kResume = kResumeCommand,
+                   kStatus = kStatusCommand, kSchema = kSchemaCommand;
+using G = OptionGroup;
+
+// Every option: name, short, argument, group, commands, description, default, storage.
+const OptionRow kOptionRows[] = {
+    // Input
+    {{"documents", 'd', "LIST", G::Input, kRun | kValidate,
+      "comma-separated documents: local paths, s3://bucket/key or https://... URLs", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.documents); }},
+    {{"config", 'c', "FILE", G::Input, kRun,
+      "JSON run configuration (local, s3:// or https://); excludes --documents and --parameters", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.config); }},
+    {{"parameters", 0, "N=V,...", G::Input, kRun,
+      "parameter values; escape a comma or '=' in a value as \\, or \\=", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.parameters); }},
+    {{"phases", 'p', "LIST", G::Input, kRun, "phases to run, in document order", "all"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.phases); }},
+    {{"os-platforms", 0, "OS", G::Input, kValidate, "validate for linux, windows or darwin", "this host"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.os_platform); }},
+    {{"strict", 0, "", G::Input, kRun | kValidate,
+      "refuse kiln extensions (secret parameters, ExtractArchive): plain AWSTOE documents only", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::bool_switch(&t.out.strict); }},
+    {{"warnings-as-errors", 0, "", G::Input, kRun | kValidate,
+      "every validation warning makes the document invalid (exit 3)", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::bool_switch(&t.out.warnings_as_errors); }},
+    {{"blocked-action-modules", 0, "LIST", G::Input, kRun,
+      "comma-separated actions that must not run; a document using one is refused", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.blocked); }},
+    // Run control
+    {{"execution-id", 'i', "ID", G::RunControl, kRun,
+      "execution id; the same id and state directory resume an execution", "a random UUID"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.execution_id); }},
+    {{"state-directory", 's', "DIR", G::RunControl, kRun | kResume | kStatus,
+      "crash-safe state for resume; KILN_STATE_DIRECTORY overrides the default",
+      "/var/lib/kiln/state as root, else ~/.local/state/kiln"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.state_directory); }},
+    {{"reboot-mode", 0, "MODE", G::RunControl, kRun,
+      "exit: save state and exit 194 for the caller to reboot and re-run; system: arm a boot trigger and "
+      "reboot",
+      "system"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.reboot_mode); }},
+    {{"max-reboots", 0, "N", G::RunControl, kRun, "reboots allowed per execution", "10"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.max_reboots); }},
+    {{"reboot-command", 0, "CMD", G::RunControl, kRun,
+      "what system mode runs to reboot; KILN_REBOOT_COMMAND sets it too", "/sbin/shutdown -r now"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.reboot_command); }},
+    {{"resume-trigger", 0, "KIND", G::RunControl, kRun,
+      "boot trigger system mode writes: auto (systemd if running, else cron), systemd, cron or none", "auto"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.resume_trigger); }},
+    // Logs
+    {{"log-directory", 'l', "DIR", G::Logs, kRun, "where the TOE_<time>_<id>/ log folder is created", "."},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_directory); }},
+    {{"max-log-size", 0, "SIZE", G::Logs, kRun,
+      "bound on the log folder in bytes, or with K, M, G, T; past it step output is dropped, steps go on; 0: "
+      "no bound",
+      "a quarter of the free space, at most 2G"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.max_log_size); }},
+    {{"trace", 't', "", G::Logs, kRun | kValidate, "also print the application log to stderr", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::bool_switch(&t.out.trace); }},
+    // AWS
+    {{"log-s3-bucket-name", 'b', "BUCKET", G::Aws, kRun,
+      "when the run ends, upload the log folder to s3://BUCKET/[PREFIX/]TOE_.../", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.s3_bucket); }},
+    {{"log-s3-key-prefix", 'k', "PREFIX", G::Aws, kRun, "key prefix for that upload (needs -b)", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.s3_key_prefix); }},
+    {{"log-s3-bucket-owner", 0, "ID", G::Aws, kRun, "expected owner account of the log bucket", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.s3_bucket_owner); }},
+    {{"document-s3-bucket-owner", 0, "ID", G::Aws, kRun | kValidate,
+      "expected owner account of the buckets s3:// documents and config files come from", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.document_s3_bucket_owner); }},
+    {{"cw-log-group", 0, "GROUP", G::Aws, kRun, "stream console.log to this CloudWatch Logs group (must exist)", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.cw_log_group); }},
+    {{"cw-log-stream", 0, "STREAM", G::Aws, kRun, "... in this stream (created when missing)", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.cw_log_stream); }},
+    {{"cw-log-region", 0, "REGION", G::Aws, kRun, "region for CloudWatch Logs", "the AWS region chain"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.log_destinations.cw_log_region); }},
+    {{"cw-ignore-failures", 0, "[=BOOL]", G::Aws, kRun,
+      "a CloudWatch failure is logged and does not fail the run (true when given without a value)", "false"},
+     [](ParseTargets& t) -> po::value_semantic* {
+       return po::value(&t.cw_ignore_failures)->implicit_value("true");
+     }},
+    // Debugging
+    {{"dry-run", 0, "", G::Debugging, kRun, "validate, resolve and print the plan; run nothing", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::bool_switch(&t.out.dry_run); }},
+    {{"steps", 0, "NAME[,PHASE.NAME]", G::Debugging, kRun, "run only these steps", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.steps); }},
+    {{"start-at", 0, "PHASE.STEP", G::Debugging, kRun, "skip the steps before this one", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.start_at); }},
+    {{"outputs-from", 0, "EXECUTION_ID", G::Debugging, kRun,
+      "outputs of steps not run are read from that earlier execution's state", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.outputs_from); }},
+    // Output
+    {{"format", 0, "FORMAT", G::Output, kValidate | kStatus, "text or json (one JSON report on stdout)", "text"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.format); }},
+    {{"action", 0, "NAME", G::Output, kSchema, "print only this action's inputs schema", ""},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.schema_action); }},
+    {{"output", 'o', "FILE", G::Output, kSchema, "write to FILE (replaced only when it changes)", "stdout"},
+     [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.output_file); }},
+    // General
+    {{"help", 'h', "", G::General, kAllCommands, "show this help and exit", ""}, nullptr},
+    {{"version", 'v', "", G::General, kAllCommands, "print the version, git commit and build date and exit", ""},
+     nullptr},
+};
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_specs() {
+  static const std::vector<OptionSpec> specs = [] {
+    std::vector<OptionSpec> all;
+    for (const auto& row : kOptionRows) all.push_back(row.spec);
+    return all;
+  }();
+  return specs;
+}
+
+bool is_command_name(const std::string& name) {
+  return name == "run" || name == "validate" || name == "resume" || name == "status" || name == "schema";
 }
 
 std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   po::options_description options;
-  std::string documents, phases, parameters, blocked, max_log_size, cw_ignore_failures, steps;
-  options.add_options()
-      ("help,h", "")("version,v", "")
-      ("documents,d", po::value(&documents), "")("config,c", po::value(&out.config), "")
-      ("phases,p", po::value(&phases), "")("parameters", po::value(&parameters), "")
-      ("execution-id,i", po::value(&out.execution_id), "")
-      ("log-directory,l", po::value(&out.log_directory), "")
-      ("state-directory,s", po::value(&out.state_directory), "")
-      ("trace,t", po::bool_switch(&out.trace), "")("strict", po::bool_switch(&out.strict), "")
-      ("warnings-as-errors", po::bool_switch(&out.warnings_as_errors), "")
-      ("os-platforms", po::value(&out.os_platform), "")
-      ("blocked-action-modules", po::value(&blocked), "")
-      ("format", po::value(&out.format), "")
-      ("reboot-mode", po::value(&out.reboot_mode), "")("max-reboots", po::value(&out.max_reboots), "")
-      ("max-log-size", po::value(&max_log_size), "")
-      ("reboot-command", po::value(&out.reboot_command), "")("resume-trigger", po::value(&out.resume_trigger), "")
-      ("log-s3-bucket-name,b", po::value(&out.log_destinations.s3_bucket), "")
-      ("log-s3-key-prefix,k", po::value(&out.log_destinations.s3_key_prefix), "")
-      ("log-s3-bucket-owner", po::value(&out.log_destinations.s3_bucket_owner), "")
-      ("document-s3-bucket-owner", po::value(&out.document_s3_bucket_owner), "")
-      ("cw-log-group", po::value(&out.log_destinations.cw_log_group), "")
-      ("cw-log-stream", po::value(&out.log_destinations.cw_log_stream), "")
-      ("cw-log-region", po::value(&out.log_destinations.cw_log_region), "")
-      ("cw-ignore-failures", po::value(&cw_ignore_failures)->implicit_value("true"), "")
-      ("dry-run", po::bool_switch(&out.dry_run), "")("steps", po::value(&steps), "")
-      ("start-at", po::value(&out.start_at), "")("outputs-from", po::value(&out.outputs_from), "");
+  ParseTargets targets{out};
+  for (const auto& row : kOptionRows) {
+    std::string name(row.spec.long_name);
+    if (row.spec.short_name) name += std::string(",") + row.spec.short_name;
+    if (row.semantic)
+      options.add_options()(name.c_str(), row.semantic(targets), "");
+    else
+      options.add_options()(name.c_str(), "");
+  }
+  std::string& documents = targets.documents;
+  std::string& phases = targets.phases;
+  std::string& parameters = targets.parameters;
+  std::string& blocked = targets.blocked;
+  std::string& max_log_size = targets.max_log_size;
+  std::string& cw_ignore_failures = targets.cw_ignore_failures;
+  std::string& steps = targets.steps;
   po::options_description hidden;
-  hidden.add_options()("command", po::value(&out.command), "");
+  hidden.add_options()("command", po::value(&out.command), "")("topic", po::value(&out.help_topic), "");
   po::options_description all;
   all.add(options).add(hidden);
   po::positional_options_description positional;
-  positional.add("command", 1);
+  positional.add("command", 1).add("topic", 1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
@@ -173,9 +251,12 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
   if (logs.cw_log_group.empty() != logs.cw_log_stream.empty())
     return "--cw-log-group and --cw-log-stream go together";
   if (!logs.cw_log_region.empty() && logs.cw_log_group.empty()) return "--cw-log-region needs --cw-log-group";
-  if (!out.command.empty() && out.command != "run" && out.command != "validate" && out.command != "resume" &&
-      out.command != "status")
-    return "unknown command '" + out.command + "' (expected run, validate, resume or status)";
+  if (!out.command.empty() && out.command != "help" && !is_command_name(out.command))
+    return "unknown command '" + out.command + "' (expected run, validate, resume, status, schema or help)";
+  if (!out.help_topic.empty() && out.command != "help")
+    return "unexpected argument '" + out.help_topic + "' after " + out.command;
+  if (out.command == "help" && !out.help_topic.empty() && !is_command_name(out.help_topic))
+    return "no help for '" + out.help_topic + "' (commands: run, validate, resume, status, schema)";
   if (out.reboot_mode != "exit" && out.reboot_mode != "system") return "--reboot-mode must be exit or system";
   if (out.max_reboots < 0) return "--max-reboots must be 0 or more";
   if (vm.count("max-log-size"))
