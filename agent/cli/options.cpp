@@ -172,7 +172,8 @@ const OptionRow kOptionRows[] = {
       "outputs of steps not run are read from that earlier execution's state", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.outputs_from); }},
     // Output
-    {{"format", 0, "FORMAT", G::Output, kValidate | kStatus, "text or json (one JSON report on stdout)", "text"},
+    {{"format", 0, "FORMAT", G::Output, kRun | kValidate | kStatus,
+      "text or json (one JSON report on stdout; run: with --dry-run)", "text"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.format); }},
     {{"action", 0, "NAME", G::Output, kSchema, "print only this action's inputs schema", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.schema_action); }},
@@ -194,6 +195,17 @@ const std::vector<OptionSpec>& option_specs() {
   }();
   return specs;
 }
+
+namespace {
+unsigned command_bit(const std::string& command) {
+  if (command == "run") return kRunCommand;
+  if (command == "validate") return kValidateCommand;
+  if (command == "resume") return kResumeCommand;
+  if (command == "status") return kStatusCommand;
+  if (command == "schema") return kSchemaCommand;
+  return 0;  // no command, or help
+}
+}  // namespace
 
 bool is_command_name(const std::string& name) {
   return name == "run" || name == "validate" || name == "resume" || name == "status" || name == "schema";
@@ -257,6 +269,12 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
     return "unexpected argument '" + out.help_topic + "' after " + out.command;
   if (out.command == "help" && !out.help_topic.empty() && !is_command_name(out.help_topic))
     return "no help for '" + out.help_topic + "' (commands: run, validate, resume, status, schema)";
+  // AWSTOE's flags given to a command they do not concern are ignored, as pipelines pass one
+  // set of flags to several commands; `schema`'s own options anywhere else are a mistake.
+  if (unsigned bit = command_bit(out.command); bit != 0)
+    for (const auto& row : kOptionRows)
+      if (row.spec.commands == kSchema && bit != kSchema && vm.count(std::string(row.spec.long_name)))
+        return "--" + std::string(row.spec.long_name) + " goes with schema (see `kiln schema --help`)";
   if (out.reboot_mode != "exit" && out.reboot_mode != "system") return "--reboot-mode must be exit or system";
   if (out.max_reboots < 0) return "--max-reboots must be 0 or more";
   if (vm.count("max-log-size"))
@@ -265,6 +283,8 @@ std::string parse_command_line(int argc, char** argv, CliOptions& out) {
       out.resume_trigger != "none")
     return "--resume-trigger must be auto, systemd, cron or none";
   if (out.format != "text" && out.format != "json") return "--format must be text or json";
+  if (out.command == "run" && vm.count("format") && !out.dry_run)
+    return "--format goes with run --dry-run (a run's own report is the summary JSON on stdout)";
   // The debugging flags (docs/debugging.md); names are checked against the documents later.
   bool debugging = out.dry_run || vm.count("steps") || vm.count("start-at") || vm.count("outputs-from");
   if (debugging && out.command != "run") return "--dry-run, --steps, --start-at and --outputs-from go with run";

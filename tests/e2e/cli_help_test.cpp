@@ -203,3 +203,16 @@ TEST_CASE("cli: every example in the help parses (flags, values and their checks
   }
   CHECK(examples >= 12);
 }
+
+TEST_CASE("cli: schema's options elsewhere, and --format on a run that is not a dry run, are usage errors") {
+  std::string doc = std::string(KILN_SOURCE_DIR) + "/examples/hello-world.yml";
+  auto action = run_kiln({"run", "--documents", doc, "--dry-run", "--action", "ExecuteBash"});
+  CHECK(action.exit_code == 2);
+  CHECK(action.err.find("--action goes with schema") != std::string::npos);
+  auto format = run_kiln({"run", "--documents", doc, "--format", "json"});
+  CHECK(format.exit_code == 2);
+  CHECK(format.err.find("--format goes with run --dry-run") != std::string::npos);
+  auto plan = run_kiln({"run", "--documents", doc, "--dry-run", "--format", "json"});
+  CHECK(plan.exit_code == 0);
+  CHECK(nlohmann::json::parse(plan.out, nullptr, false).is_object());
+}
