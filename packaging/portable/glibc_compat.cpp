@@ -9,7 +9,8 @@
 #include <cerrno>
 #include <cstdint>
 
-extern "C" uint32_t arc4random(void) {
+// Hidden: not exported, so no shared library binds to it instead of glibc's.
+extern "C" __attribute__((visibility("hidden"))) uint32_t arc4random(void) {
   uint32_t value = 0;
   // getrandom() on the urandom pool blocks only until the pool is first seeded; a signal
   // may interrupt it (EINTR), so it is retried.
