@@ -3,7 +3,8 @@
 #
 # Linked statically: yaml-cpp, RE2, libarchive and its compressors, Boost.Program_options
 # and libstdc++; spdlog and fmt are used header-only (Debian ships no libspdlog.a or
-# libfmt.a). Dynamic: glibc, libgcc_s, libcurl and OpenSSL's libcrypto (docs/DECISIONS.md,
+# libfmt.a). Dynamic: glibc, libgcc_s, libcurl, OpenSSL's libcrypto, and
+# the LGPL libraries libarchive uses (nettle, libacl) (docs/DECISIONS.md,
 # "Packaging": a static libcurl drags GSSAPI and LDAP, which have no static libraries, and a
 # second OpenSSL beside the one the system libcurl loads is unsafe).
 #
@@ -56,11 +57,15 @@ set_target_properties(PkgConfig::RE2 PROPERTIES INTERFACE_LINK_LIBRARIES "${re2_
 # libarchive and what `pkg-config --static libarchive` says it needs (compressors, nettle,
 # acl, xml2). Only the objects kiln's calls reach are linked: ExtractArchive enables tar and
 # zip with gzip, bzip2, xz, lzma and zstd, so xar (libxml2, and through it ICU) stays out.
+# nettle and libacl are LGPL: they stay shared (libnettle.so.8 comes with libcurl's GnuTLS
+# dependencies anyway, libacl.so.1 with coreutils), so no LGPL code is linked statically.
 pkg_check_modules(KILN_ARCHIVE_STATIC REQUIRED libarchive)
 kiln_static_archive(archive_a archive)
 set(archive_deps)
 foreach(name IN LISTS KILN_ARCHIVE_STATIC_STATIC_LIBRARIES)
-  if(NOT name STREQUAL "archive")
+  if(name STREQUAL "nettle" OR name STREQUAL "acl")
+    list(APPEND archive_deps ${name})
+  elseif(NOT name STREQUAL "archive")
     kiln_static_archive(dep_a ${name})
     list(APPEND archive_deps ${dep_a})
   endif()
