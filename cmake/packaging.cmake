@@ -74,10 +74,16 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
 set(CPACK_RPM_PACKAGE_LICENSE "see /usr/share/doc/kiln/copyright")
 set(CPACK_RPM_PACKAGE_GROUP "System Environment/Base")
-set(CPACK_RPM_PACKAGE_AUTOREQ ON)  # requires computed by rpmbuild from the binary
-set(CPACK_RPM_PACKAGE_AUTOPROV OFF)
-# No /usr/lib/.build-id links: the package owns exactly the files listed above.
-set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
+set(CPACK_RPM_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
+set(CPACK_RPM_PACKAGE_AUTOREQ yes)  # requires computed by rpmbuild from the binary
+set(CPACK_RPM_PACKAGE_AUTOPROV no)
+# No /usr/lib/.build-id links: the package owns exactly the files listed above. And not
+# libcurl.so.4(CURL_OPENSSL_4): that symbol version is Debian's (its libcurl is built with
+# --enable-versioned-symbols); a libcurl.so.4 without symbol versions satisfies the
+# binary's references at run time (glibc's loader accepts unversioned definitions), so
+# requiring the versioned name would only refuse installation where it would run.
+set(CPACK_RPM_SPEC_MORE_DEFINE [=[%define _build_id_links none
+%global __requires_exclude ^libcurl[.]so[.]4[(]CURL_]=])
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${scripts_dir}/rpm/post.sh)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${scripts_dir}/rpm/preun.sh)
 set(CPACK_RPM_POST_UNINSTALL_SCRIPT_FILE ${scripts_dir}/rpm/postun.sh)

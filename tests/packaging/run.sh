@@ -128,6 +128,7 @@ for r in 'libcurl.so.4()(64bit)' 'libcrypto.so.3()(64bit)' 'libc.so.6(GLIBC_2.34
   grep -qxF "$r" <<<"$rpm_requires" || fail "the .rpm does not require $r: $rpm_requires"
 done
 grep -q 'GLIBC_2.3[5-9]' <<<"$rpm_requires" && fail "the .rpm requires a glibc above 2.34"
+grep -q 'CURL_OPENSSL' <<<"$rpm_requires" && fail "the .rpm requires Debian's libcurl symbol version (CURL_OPENSSL_4)"
 grep -qE 'yaml-cpp|libre2|libarchive|boost|libstdc\+\+' <<<"$rpm_requires" && fail "the .rpm requires a library that is linked statically"
 echo "rpm: $(wc -l <<<"$rpm_files") files; requires: $(grep -E '^lib[a-z0-9_.-]+\.so\.[0-9]+\(\)' <<<"$rpm_requires" | paste -sd' ' -), glibc up to $(grep -o 'GLIBC_[0-9.]*' <<<"$rpm_requires" | sort -V | tail -1)"
 
