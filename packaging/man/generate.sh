@@ -15,12 +15,15 @@ mkdir -p "$out"
 name="AWSTOE-compatible component runner"
 help2man --no-info --no-discard-stderr --name "$name" --output "$out/kiln.1" "$kiln"
 top_help=$("$kiln" --help)
+version=$("$kiln" --version | head -1 | awk '{print $2}')
 # Commands: the word after the program name on the usage lines ("  kiln run ...").
 commands=$(printf '%s\n' "$top_help" | sed -n 's/^ *kiln \([a-z][a-z-]*\)\b.*/\1/p' | sort -u)
 for command in $commands; do
   help=$("$kiln" "$command" --help 2>&1) || continue
   [ "$help" = "$top_help" ] && continue
-  help2man --no-info --no-discard-stderr --name "kiln $command" --help-option="$command --help" \
+  # Named kiln-<command> (the page's title and NAME), with kiln's version.
+  help2man --no-info --no-discard-stderr --name "the $command command of kiln" \
+    --version-string "kiln-$command $version" --help-option="$command --help" \
     --output "$out/kiln-$command.1" "$kiln"
 done
 for page in "$out"/*.1; do gzip -9nf "$page"; done
