@@ -166,6 +166,12 @@ for command in $expected_commands; do
   [ "$offered" = "$expected" ] || fail "completion of 'kiln $command --' differs from kiln $command --help: $(diff <(echo "$offered") <(echo "$expected") | tr '\n' ' ')"
 done
 [ "$(complete_words kiln validate --format '')" = "$(printf 'json\ntext')" ] || fail "completion of --format"
+# A subcommand with help of its own has a page of its own.
+for command in $expected_commands; do
+  help=$(kiln "$command" --help 2>/dev/null) || continue
+  [ "$help" = "$(kiln --help)" ] && continue
+  man -w "kiln-$command" >/dev/null 2>&1 || fail "kiln $command --help prints its own help but there is no kiln-$command man page"
+done
 echo "installed: $(wc -l <<<"$installed") paths; man -w kiln: $(man -w kiln); completion matches kiln --help"
 
 mkdir -p "$work/host/logs" "$work/host/state"
