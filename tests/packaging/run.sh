@@ -130,6 +130,13 @@ done
 grep -q 'GLIBC_2.3[5-9]' <<<"$rpm_requires" && fail "the .rpm requires a glibc above 2.34"
 grep -q 'CURL_OPENSSL' <<<"$rpm_requires" && fail "the .rpm requires Debian's libcurl symbol version (CURL_OPENSSL_4)"
 grep -qE 'yaml-cpp|libre2|libarchive|boost|libstdc\+\+' <<<"$rpm_requires" && fail "the .rpm requires a library that is linked statically"
+# The scriptlets: the same removal of boot triggers as the deb's prerm, valid sh.
+rpm_scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
+grep -q 'preuninstall scriptlet' <<<"$rpm_scripts" && grep -q 'kiln_remove_boot_triggers$' <<<"$rpm_scripts" ||
+  fail "the .rpm's %preun does not remove boot triggers"
+for script in build-package/packaging-scripts/rpm/*.sh build-package/packaging-scripts/deb/*; do
+  sh -n "$script" || fail "$script is not valid sh"
+done
 echo "rpm: $(wc -l <<<"$rpm_files") files; requires: $(grep -E '^lib[a-z0-9_.-]+\.so\.[0-9]+\(\)' <<<"$rpm_requires" | paste -sd' ' -), glibc up to $(grep -o 'GLIBC_[0-9.]*' <<<"$rpm_requires" | sort -V | tail -1)"
 
 step "3. the .deb on this machine"
