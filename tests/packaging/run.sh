@@ -6,7 +6,7 @@
 #   3. the .deb on this machine: apt-get install, awstoe validate and kiln run of the
 #      installed example, unit, man pages, completion (checked against the installed
 #      binary's --help), schemas; boot triggers armed by `kiln run --reboot-mode system`,
-#      then dpkg -r: nothing of the package left (dpkg -L list, no kiln file under /usr or
+#      then removal (dpkg -r, through apt-get to wait for the dpkg lock): nothing of the package left (dpkg -L list, no kiln file under /usr or
 #      /etc, no trigger), then purge
 #   4. the same .deb in a Debian 13 (trixie) root: apt-get install resolves its
 #      dependencies there (libcurl4t64 and libssl3t64 provide libcurl4 and libssl3)
@@ -145,7 +145,9 @@ for d in 'libc6 (>= 2.34)' libcurl4 libssl3; do
   dpkg-deb -f "$deb" Depends | grep -qF "$d" || fail "the .deb does not depend on $d"
 done
 echo "Installed-Size: $(dpkg-deb -f "$deb" Installed-Size) KiB"
-apt-get install -y -q --no-install-recommends "$deb" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get install $deb"; }
+# apt-get waits for the dpkg lock (another apt run on this machine may hold it); dpkg would fail.
+lock=(-o DPkg::Lock::Timeout=300)
+apt-get install "${lock[@]}" -y -q --no-install-recommends "$deb" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get install $deb"; }
 installed=$(dpkg -L kiln | sort)
 for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.service /usr/share/kiln/schemas/component.schema.json \
          /usr/share/kiln/schemas/actions/ExecuteBash.json /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
@@ -201,7 +203,7 @@ armed=$(ls /etc/systemd/system/kiln-resume-*.service /etc/systemd/system/multi-u
 [ "$armed" -eq 3 ] || fail "expected 3 trigger files (unit, its wants link, cron entry), found $armed"
 echo "armed boot triggers: $armed files"
 
-dpkg -r kiln >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r kiln"; }
+apt-get remove "${lock[@]}" -y -q kiln >"$work/remove.log" 2>&1 || { cat "$work/remove.log"; fail "dpkg -r kiln (apt-get remove)"; }
 left=""
 while read -r path; do
   [ -n "$path" ] && { [ -f "$path" ] || [ -L "$path" ]; } && left+="$path "
@@ -209,7 +211,7 @@ done <<<"$installed"
 [ -z "$left" ] || fail "dpkg -r left files of the package: $left"
 stray=$(find /usr /etc -xdev \( -name '*kiln*' -o -name 'awstoe*' \) 2>/dev/null | paste -sd' ' -)
 [ -z "$stray" ] || fail "after dpkg -r, kiln files remain: $stray"
-dpkg -P kiln >/dev/null 2>&1 || fail "dpkg -P kiln"
+apt-get purge "${lock[@]}" -y -q kiln >/dev/null 2>&1 || fail "dpkg -P kiln (apt-get purge)"
 dpkg-query -W -f='${Status}' kiln 2>/dev/null | grep -qE ' (installed|config-files)$' && fail "kiln still known to dpkg after purge"
 echo "removed and purged: no package file, no boot trigger left under /usr or /etc"
 
