@@ -6,8 +6,8 @@
 #   3. the .deb on this machine: apt-get install, awstoe validate and kiln run of the
 #      installed example, unit, man pages, completion (checked against the installed
 #      binary's --help), schemas; boot triggers armed by `kiln run --reboot-mode system`,
-#      then removal (dpkg -r, through apt-get to wait for the dpkg lock): nothing of the package left (dpkg -L list, no kiln file under /usr or
-#      /etc, no trigger), then purge
+#      then removal (dpkg -r, through apt-get so it waits for the dpkg lock): nothing of
+#      the package left (dpkg -L list, no kiln file under /usr or /etc, no trigger), purge
 #   4. the same .deb in a Debian 13 (trixie) root: apt-get install resolves its
 #      dependencies there (libcurl4t64 and libssl3t64 provide libcurl4 and libssl3)
 #   5. the .tar.gz unpacked to an arbitrary folder of a minimal Debian 12 root with only
