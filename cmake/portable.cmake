@@ -88,4 +88,4 @@ set(KILN_SPDLOG spdlog::spdlog_header_only)
 # pthread functions that moved into libc in 2.34); tests/packaging/run.sh checks it.
 add_link_options(-static-libstdc++ -Wl,--exclude-libs,ALL -Wl,--as-needed)
 set(KILN_PORTABLE_SOURCES ${CMAKE_SOURCE_DIR}/packaging/portable/glibc_compat.cpp)
-message(STATUS "kiln: portable build (static yaml-cpp, RE2, libarchive, Boost.Program_options, libstdc++; dynamic glibc, libcurl, libcrypto)")
+message(STATUS "kiln: portable build (static yaml-cpp, RE2, libarchive, Boost.Program_options, libstdc++; shared glibc, libgcc_s, libcurl, libcrypto, nettle, libacl)")
