@@ -36,6 +36,7 @@ if(KILN_PACKAGE_DOCS)
     COMMAND ${CMAKE_SOURCE_DIR}/packaging/completion/generate.sh $<TARGET_FILE:kiln> ${completion}
     COMMAND ${CMAKE_COMMAND} -E create_symlink kiln ${CMAKE_BINARY_DIR}/completion/awstoe
     DEPENDS kiln ${CMAKE_SOURCE_DIR}/packaging/man/generate.sh ${CMAKE_SOURCE_DIR}/packaging/completion/generate.sh
+            ${CMAKE_SOURCE_DIR}/packaging/help-words.sh
     COMMENT "Man pages and bash completion from kiln --help")
   add_custom_target(kiln_package_docs ALL DEPENDS ${man_dir}/kiln.1.gz ${completion})
   install(DIRECTORY ${man_dir}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

@@ -2,9 +2,9 @@
 # Writes the bash completion for kiln (and awstoe) from what a built kiln prints, so it
 # cannot drift from --help (tests/packaging/run.sh checks the installed file against the
 # installed binary too):
-#   commands        the word after "kiln" on `kiln --help`'s usage lines
-#   options         every --long (and -x short) option in `kiln --help`, and per command
-#                   in `kiln <command> --help`
+#   commands        the ones `kiln --help` names (packaging/help-words.sh)
+#   options         every --long option in `kiln <command> --help` (and, for no command,
+#                   `kiln --help`); "-x, --long" pairs complete like the long option
 #   option values   "--opt a|b|c" in the help: those words; a DIR placeholder: folders;
 #                   anything else: files
 #   packaging/completion/generate.sh KILN_BINARY OUTPUT_FILE
@@ -12,8 +12,9 @@ set -euo pipefail
 kiln="$1"
 out="$2"
 top_help=$("$kiln" --help)
-commands=$(printf '%s\n' "$top_help" | sed -n 's/^ *kiln \([a-z][a-z-]*\)\b.*/\1/p' | sort -u | tr '\n' ' ')
-options_of() { printf '%s\n' "$1" | grep -oE '(^|[ [,|])--[a-z][a-z0-9-]*' | sed 's/^[ [,|]//' | sort -u | paste -sd' ' -; }
+. "$(dirname "$0")/../help-words.sh"
+commands=$(kiln_help_commands "$top_help" | paste -sd' ' -)
+options_of() { kiln_help_options "$1" | paste -sd' ' -; }
 # "-d, --documents" pairs, as "-d=--documents".
 shorts_of() { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' | sed -E 's/^[ [ ]*//; s/, /=/' | sort -u; }
 {
@@ -21,7 +22,7 @@ shorts_of() { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]
   echo "# packaging/completion/generate.sh when kiln is built: do not edit."
   echo "_kiln() {"
   echo "  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}"
-  echo "  local commands=\"${commands% }\" command=\"\" word"
+  echo "  local commands=\"$commands\" command=\"\" word"
   echo "  for word in \"\${COMP_WORDS[@]:1:COMP_CWORD-1}\"; do"
   echo "    case \" \$commands \" in *\" \$word \"*) command=\$word; break ;; esac"
   echo "  done"

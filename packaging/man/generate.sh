@@ -2,7 +2,7 @@
 # Writes man pages for a built kiln with help2man, from what the binary itself prints, so
 # a page cannot drift from --help:
 #   kiln.1            from `kiln --help` and `kiln --version`
-#   kiln-<command>.1  for each command named in `kiln --help`'s usage lines whose own
+#   kiln-<command>.1  for each command `kiln --help` names (packaging/help-words.sh) whose own
 #                     `kiln <command> --help` prints something else (subcommand help)
 #   awstoe.1          a symlink to kiln.1 (awstoe is the same program)
 # Pages are gzip-compressed (-n: no timestamp, so builds are reproducible).
@@ -16,8 +16,8 @@ name="AWSTOE-compatible component runner"
 help2man --no-info --no-discard-stderr --name "$name" --output "$out/kiln.1" "$kiln"
 top_help=$("$kiln" --help)
 version=$("$kiln" --version | head -1 | awk '{print $2}')
-# Commands: the word after the program name on the usage lines ("  kiln run ...").
-commands=$(printf '%s\n' "$top_help" | sed -n 's/^ *kiln \([a-z][a-z-]*\)\b.*/\1/p' | sort -u)
+. "$(dirname "$0")/../help-words.sh"
+commands=$(kiln_help_commands "$top_help")
 for command in $commands; do
   help=$("$kiln" "$command" --help 2>&1) || continue
   [ "$help" = "$top_help" ] && continue

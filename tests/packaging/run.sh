@@ -167,10 +167,11 @@ completion=/usr/share/bash-completion/completions/kiln
 complete_words() {  # complete_words WORD... : what <TAB> offers after those words
   bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _kiln; printf "%s\n" "${COMPREPLY[@]}" | sort -u' _ "$completion" "$@"
 }
-expected_commands=$(kiln --help | sed -n 's/^ *kiln \([a-z][a-z-]*\)\b.*/\1/p' | sort -u)
+. packaging/help-words.sh
+expected_commands=$(kiln_help_commands "$(kiln --help)")
 [ "$(complete_words kiln '')" = "$expected_commands" ] || fail "completion offers commands '$(complete_words kiln '' | paste -sd' ')', kiln --help names '$(paste -sd' ' <<<"$expected_commands")'"
 for command in $expected_commands; do
-  expected=$( (kiln "$command" --help 2>/dev/null || kiln --help) | grep -oE '(^|[ [,|])--[a-z][a-z0-9-]*' | sed 's/^[ [,|]//' | sort -u)
+  expected=$(kiln_help_options "$(kiln "$command" --help 2>/dev/null || kiln --help)")
   offered=$(complete_words awstoe "$command" --)
   [ "$offered" = "$expected" ] || fail "completion of 'kiln $command --' differs from kiln $command --help: $(diff <(echo "$offered") <(echo "$expected") | tr '\n' ' ')"
 done
