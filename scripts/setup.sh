@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Installs what kiln needs to build on Debian 12, from Debian's packages; with --tests,
 # also the servers and referees the tests start (nginx, tinyproxy, botocore, awscli,
-# s3rver) and the independent schema checker (node: ajv, yaml). Idempotent; run as root
-# (or with sudo available).
+# s3rver) and the independent schema checker (node: ajv, yaml); with --package, what the
+# portable build and the packages need (static libraries, help2man, rpm, debootstrap:
+# scripts/package.sh, tests/packaging/run.sh). Idempotent; run as root (or with sudo available).
+#   scripts/setup.sh [--tests] [--package]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=false
+package=false
+for arg in "$@"; do
+  case "$arg" in
+    --tests) tests=true ;;
+    --package) package=true ;;
+    *) echo "setup: unknown option $arg (expected --tests, --package)" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -14,11 +25,18 @@ packages=(
   libyaml-cpp-dev libboost-dev libboost-program-options-dev libspdlog-dev nlohmann-json3-dev
   libssl-dev libre2-dev doctest-dev libarchive-dev libcurl4-openssl-dev strace
 )
-if [ "${1:-}" = "--tests" ]; then
+if $tests; then
   # test servers and referees (tests start them on loopback): nginx for ranges, tinyproxy,
   # python3-botocore to recompute SigV4 signatures, awscli to cross-check S3 transfers,
   # openssl for a self-signed certificate
   packages+=(nginx-light tinyproxy python3 python3-botocore awscli openssl)
+fi
+if $package; then
+  # the static libraries libarchive needs (pkg-config --static libarchive), help2man for the
+  # man pages, rpm (rpmbuild) for CPack's .rpm, file and dpkg-dev for its .deb dependencies,
+  # debootstrap for the test roots, man-db for `man -w`
+  packages+=(libzstd-dev liblz4-dev libacl1-dev nettle-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev
+             help2man rpm file dpkg-dev binutils debootstrap man-db)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -51,7 +69,7 @@ fi
 # s3rver (an S3-compatible server, npm) for the S3 tests, kept in a cache folder that
 # survives checkouts: tests find it through KILN_S3RVER or this default.
 s3rver_home="${KILN_TEST_CACHE:-/var/cache/kiln-test}/s3rver"
-if [ "${1:-}" = "--tests" ] && [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ]; then
+if $tests && [ ! -x "$s3rver_home/node_modules/.bin/s3rver" ]; then
   if ! command -v npm >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
   fi
