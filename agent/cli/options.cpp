@@ -97,7 +97,7 @@ const OptionRow kOptionRows[] = {
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.parameters); }},
     {{"phases", 'p', "LIST", G::Input, kRun, "phases to run, in document order", "all"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.phases); }},
-    {{"os-platforms", 0, "OS", G::Input, kValidate, "validate for linux, windows or darwin", "this host"},
+    {{"os-platforms", 0, "linux|windows|darwin", G::Input, kValidate, "validate for linux, windows or darwin", "this host"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.os_platform); }},
     {{"strict", 0, "", G::Input, kRun | kValidate,
       "refuse kiln extensions (secret parameters, ExtractArchive): plain AWSTOE documents only", ""},
@@ -116,7 +116,7 @@ const OptionRow kOptionRows[] = {
       "crash-safe state for resume; KILN_STATE_DIRECTORY overrides the default",
       "/var/lib/kiln/state as root, else ~/.local/state/kiln"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.state_directory); }},
-    {{"reboot-mode", 0, "MODE", G::RunControl, kRun,
+    {{"reboot-mode", 0, "exit|system", G::RunControl, kRun,
       "exit: save state and exit 194 for the caller to reboot and re-run; system: arm a boot trigger and "
       "reboot",
       "system"},
@@ -126,7 +126,7 @@ const OptionRow kOptionRows[] = {
     {{"reboot-command", 0, "CMD", G::RunControl, kRun,
       "what system mode runs to reboot; KILN_REBOOT_COMMAND sets it too", "/sbin/shutdown -r now"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.reboot_command); }},
-    {{"resume-trigger", 0, "KIND", G::RunControl, kRun,
+    {{"resume-trigger", 0, "auto|systemd|cron|none", G::RunControl, kRun,
       "boot trigger system mode writes: auto (systemd if running, else cron), systemd, cron or none", "auto"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.resume_trigger); }},
     // Logs
@@ -172,7 +172,7 @@ const OptionRow kOptionRows[] = {
       "outputs of steps not run are read from that earlier execution's state", ""},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.outputs_from); }},
     // Output
-    {{"format", 0, "FORMAT", G::Output, kRun | kValidate | kStatus,
+    {{"format", 0, "text|json", G::Output, kRun | kValidate | kStatus,
       "text or json (one JSON report on stdout; run: with --dry-run)", "text"},
      [](ParseTargets& t) -> po::value_semantic* { return po::value(&t.out.format); }},
     {{"action", 0, "NAME", G::Output, kSchema, "print only this action's inputs schema", ""},

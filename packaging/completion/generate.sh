@@ -14,9 +14,12 @@ out="$2"
 top_help=$("$kiln" --help)
 . "$(dirname "$0")/../help-words.sh"
 commands=$(kiln_help_commands "$top_help" | paste -sd' ' -)
+# Every command's own help too: the overview names only the common options.
+all_help="$top_help"
+for command in $commands; do all_help+=$'\n'$("$kiln" "$command" --help 2>&1 || true); done
 options_of() { kiln_help_options "$1" | paste -sd' ' -; }
 # "-d, --documents" pairs, as "-d=--documents".
-shorts_of() { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' | sed -E 's/^[ [ ]*//; s/, /=/' | sort -u; }
+shorts_of() { { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' || true; } | sed -E 's/^[ [ ]*//; s/, /=/' | sort -u; }
 {
   echo "# bash completion for kiln and awstoe. Generated from \`kiln --help\` by"
   echo "# packaging/completion/generate.sh when kiln is built: do not edit."
@@ -29,16 +32,16 @@ shorts_of() { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]
   echo "  case \$prev in"
   while IFS='=' read -r short long; do
     [ -n "$short" ] && echo "    $short) prev=$long ;;"
-  done < <(shorts_of "$top_help")
+  done < <(shorts_of "$all_help")
   echo "  esac"
   echo "  case \$prev in"
   # "--opt a|b|c": the choices; the longest list given for an option wins.
-  printf '%s\n' "$top_help" | grep -oE -- '--[a-z][a-z0-9-]* [a-z0-9]+(\|[a-z0-9]+)+' | sort -u |
+  { printf '%s\n' "$all_help" | grep -oE -- '--[a-z][a-z0-9-]* [a-z0-9]+(\|[a-z0-9]+)+' || true; } | sort -u |
     awk '{ if (length($2) > length(v[$1])) v[$1] = $2 } END { for (o in v) print o, v[o] }' | sort |
     while read -r option choices; do
       echo "    $option) COMPREPLY=(\$(compgen -W \"${choices//|/ }\" -- \"\$cur\")); return ;;"
     done
-  dirs=$(printf '%s\n' "$top_help" | grep -oE -- '--[a-z][a-z0-9-]* DIR\b' | awk '{print $1}' | sort -u | paste -sd'|' -)
+  dirs=$({ printf '%s\n' "$all_help" | grep -oE -- '--[a-z][a-z0-9-]* DIR\b' || true; } | awk '{print $1}' | sort -u | paste -sd'|' -)
   [ -n "$dirs" ] && echo "    $dirs) COMPREPLY=(\$(compgen -d -- \"\$cur\")); return ;;"
   echo "  esac"
   echo "  if [[ -z \$command && \$cur != -* ]]; then"

@@ -117,8 +117,8 @@ rpm_files=$(rpm -qlp "$rpm" 2>/dev/null)
 for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.service \
          /usr/share/man/man1/kiln.1.gz /usr/share/man/man1/awstoe.1.gz \
          /usr/share/bash-completion/completions/kiln /usr/share/bash-completion/completions/awstoe \
-         /usr/share/kiln/schemas/component.schema.json /usr/share/doc/kiln/examples/hello-world.yml \
-         /usr/share/doc/kiln/copyright; do
+         /usr/share/kiln/schemas/component.schema.json /usr/share/kiln/schemas/kiln-component.schema.json \
+         /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
   grep -qx "$f" <<<"$rpm_files" || fail "the .rpm lacks $f"
 done
 grep -qE '^/usr/lib/systemd/system$|^/usr/share/man/man1$|^/usr/bin$' <<<"$rpm_files" &&
@@ -150,11 +150,14 @@ lock=(-o DPkg::Lock::Timeout=300)
 apt-get install "${lock[@]}" -y -q --no-install-recommends "$deb" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get install $deb"; }
 installed=$(dpkg -L kiln | sort)
 for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.service /usr/share/kiln/schemas/component.schema.json \
-         /usr/share/kiln/schemas/actions/ExecuteBash.json /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
+         /usr/share/kiln/schemas/kiln-component.schema.json /usr/share/kiln/schemas/actions/ExecuteBash.json /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
   [ -e "$f" ] || fail "$f is not installed"
 done
 [ "$(readlink /usr/bin/awstoe)" = kiln ] || fail "/usr/bin/awstoe is not a symlink to kiln"
 grep -q "^ExecStart='/usr/bin/kiln' resume" /usr/lib/systemd/system/kiln-resume.service || fail "the unit does not run /usr/bin/kiln resume"
+# The editors' schema the package ships is the one the installed binary prints.
+cmp -s <(/usr/bin/kiln schema) /usr/share/kiln/schemas/kiln-component.schema.json || fail "the installed bundled schema differs from kiln schema"
+/usr/bin/kiln --version | grep -Eq '^kiln [0-9.]+ \(commit [0-9a-f]{7}' || fail "kiln --version names no commit: $(/usr/bin/kiln --version)"
 [ "$(man -w kiln)" = /usr/share/man/man1/kiln.1.gz ] || fail "man -w kiln: $(man -w kiln 2>&1)"
 [ "$(readlink /usr/share/man/man1/awstoe.1.gz)" = kiln.1.gz ] && man -w awstoe >/dev/null || fail "man -w awstoe: $(man -w awstoe 2>&1)"
 man_text=$(zcat /usr/share/man/man1/kiln.1.gz)
