@@ -181,9 +181,16 @@ phases:
   REQUIRE(calls.size() >= 1);
   int execs = 0, forks = 0, writes = 0, network = 0;
   auto has = [](const std::string& call, const char* what) { return call.find(what) != std::string::npos; };
+  // "PID name(args...": the system call's name, so a path holding "clone" is not a clone.
+  auto syscall_of = [](const std::string& call) {
+    size_t start = call.find(' ');
+    start = start == std::string::npos ? 0 : start + 1;
+    return call.substr(start, call.find('(', start) - start);
+  };
   for (const auto& call : calls) {
-    if (has(call, "execve(")) ++execs;
-    if (has(call, "clone") || has(call, "fork(")) ++forks;
+    std::string name = syscall_of(call);
+    if (name == "execve") ++execs;
+    if (name == "clone" || name == "clone3" || name == "fork" || name == "vfork") ++forks;
     // A file opened for writing, created, removed or renamed, anywhere.
     if (has(call, "O_WRONLY") || has(call, "O_RDWR") || has(call, "O_CREAT") || has(call, "creat(") ||
         has(call, "mkdir") || has(call, "unlink") || has(call, "rename") || has(call, "truncate("))
