@@ -192,10 +192,12 @@ phases:
     if (name == "execve") ++execs;
     if (name == "clone" || name == "clone3" || name == "fork" || name == "vfork") ++forks;
     // A file opened for writing, created, removed or renamed, anywhere.
-    if (has(call, "O_WRONLY") || has(call, "O_RDWR") || has(call, "O_CREAT") || has(call, "creat(") ||
-        has(call, "mkdir") || has(call, "unlink") || has(call, "rename") || has(call, "truncate("))
+    bool opens = name == "open" || name == "openat";
+    if ((opens && (has(call, "O_WRONLY") || has(call, "O_RDWR") || has(call, "O_CREAT"))) || name == "creat" ||
+        name.rfind("mkdir", 0) == 0 || name.rfind("unlink", 0) == 0 || name.rfind("rename", 0) == 0 ||
+        name == "truncate" || name == "ftruncate")
       ++writes;
-    if (has(call, "socket(") || has(call, "connect(")) ++network;
+    if (name == "socket" || name == "connect") ++network;
   }
   CHECK(execs == 1);  // kiln itself, started by strace
   CHECK(forks == 0);
