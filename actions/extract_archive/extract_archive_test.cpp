@@ -88,7 +88,9 @@ TEST_CASE("ExtractArchive: tar, tar.gz, tar.bz2, tar.xz, tar.zst and zip extract
   const std::vector<std::pair<Format, std::string>> formats = {
       {Format::Tar, "a.tar"},        {Format::TarGz, "a.tar.gz"}, {Format::TarBz2, "a.tar.bz2"},
       {Format::TarXz, "a.tar.xz"},   {Format::TarZst, "a.tar.zst"}, {Format::Zip, "a.zip"}};
-  for (const auto& [format, name] : formats) {
+  for (const auto& entry : formats) {
+    const auto& format = entry.first;
+    const auto& name = entry.second;
     TempDir dir;
     write_archive(dir.file(name), package(), format);
     auto run = run_step(dir, "ExtractArchive", extract(dir.file(name), dir.file("out/new")));

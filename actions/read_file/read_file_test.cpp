@@ -78,7 +78,7 @@ TEST_CASE("ReadFile: a leading BOM is dropped, and for UTF-16/32 its byte order 
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     auto& [label, encoding, content] = cases[i];
-    INFO(label);
+    INFO(std::get<0>(cases[i]));
     std::string path = dir.write(std::to_string(i), content);
     CHECK(read_back(dir, json::array({{{"path", path}, {"encoding", encoding}}}), "run" + std::to_string(i)) == kSample);
   }

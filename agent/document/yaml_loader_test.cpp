@@ -297,7 +297,9 @@ TEST_CASE("yaml_loader: tab indentation is an error with a hint about spaces") {
   // yaml-cpp words these differently ("illegal map value", "illegal tab ..."): same hint.
   const std::pair<const char*, int> cases[] = {
       {"a:\n\tb: 1\n", 2}, {"a:\n  b: 1\n\tc: 2\n", 3}, {"a:\n \t- x\n", 2}, {"a: |\n\tfoo\n", 2}};
-  for (const auto& [text, line] : cases) {
+  for (const auto& entry : cases) {
+    const char* text = entry.first;
+    int line = entry.second;
     INFO(text);
     Diagnostic t = load_error(text);
     CHECK(t.location.line == line);

@@ -55,7 +55,9 @@ TEST_CASE("terminal style: NO_COLOR, TERM=dumb and KILN_HEARTBEAT_SECONDS") {
     CHECK(!style.redraw);
   }
   CHECK(!kiln::TerminalStyle::from_environment(true).redraw);  // --trace shares the terminal
-  for (auto [text, seconds] : {std::pair{"1", 1}, {"0", 0}, {"abc", 30}, {"-5", 30}, {"", 30}, {"7s", 30}}) {
+  for (auto entry : {std::pair{"1", 1}, {"0", 0}, {"abc", 30}, {"-5", 30}, {"", 30}, {"7s", 30}}) {
+    const char* text = entry.first;
+    int seconds = entry.second;
     ScopedEnv value("KILN_HEARTBEAT_SECONDS", text);
     CHECK_MESSAGE(kiln::TerminalStyle::from_environment().heartbeat == std::chrono::seconds(seconds), text);
   }

@@ -676,7 +676,9 @@ void run_network_document(const NetworkDocument& doc) {
   for (auto it = fs::recursive_directory_iterator(sandbox); it != fs::recursive_directory_iterator(); ++it)
     found.insert(it->path().lexically_relative(sandbox).string());
   for (const auto& path : found) CHECK_MESSAGE(expected.count(path), "unexpected entry in the sandbox: " << path);
-  for (const auto& [path, node] : expected) {
+  for (const auto& entry : expected) {
+    const auto& path = entry.first;
+    const auto& node = entry.second;
     CHECK_MESSAGE(found.count(path), "missing from the sandbox: " << path);
     if (found.count(path)) check_node(sandbox, node);
   }
@@ -689,7 +691,9 @@ void run_network_document(const NetworkDocument& doc) {
     std::vector<std::string> keys;
     for (const auto& [key, content] : bucket) keys.push_back(key);
     CHECK(servers.s3->keys() == keys);
-    for (const auto& [key, content] : bucket) {
+    for (const auto& object : bucket) {
+      const auto& key = object.first;
+      const auto& content = object.second;
       INFO("object " << key);
       std::string stored = servers.s3->get_text(key);
       CHECK(stored.size() == content.size());
@@ -711,7 +715,9 @@ void run_network_document(const NetworkDocument& doc) {
 
   // The servers saw the downloads (nginx logs a request once answered: wait for them).
   if (servers.nginx) {
-    for (const auto& [path, count] : doc.gets) {
+    for (const auto& get : doc.gets) {
+      const auto& path = get.first;
+      int count = get.second;
       INFO("GET /" << path);
       std::string line = "GET /" + path + " 200 ";
       kiln::test::wait_until([&] { return count_lines_with(servers.nginx->access_log(), line) >= count; },
@@ -785,7 +791,8 @@ TEST_CASE("corpus network: every candidate document is run or listed with the re
     run_files.insert(doc.file);
     ran.push_back(label(doc) + (doc.s3 ? " [S3]" : " [web]"));
   }
-  for (const auto& [file, reason] : kNotRun) {
+  for (const auto& entry : kNotRun) {
+    const auto& file = entry.first;
     CHECK_MESSAGE(!run_files.count(file), file << " is both run and not run");
     CHECK_MESSAGE(not_run_files.insert(file).second, file << " is listed twice");
   }

@@ -157,10 +157,13 @@ TEST_CASE("crash: SIGKILL at random moments, resumed each time: by the steps' ow
       repeats += end.starts[i] - 1;
     }
     for (size_t k = 0; k < at_kill.size(); ++k)
-      for (const auto& [step, seen_finished] : at_kill[k].finished)
+      for (const auto& entry : at_kill[k].finished) {
+        int step = entry.first;
+        bool seen_finished = entry.second;
         if (seen_finished)
           CHECK_MESSAGE(end.starts[step] == at_kill[k].starts[step],
                         "step " << step << " was seen finished at kill " << k << " but started again later");
+      }
   }
   MESSAGE("crash test: " << kills << " SIGKILLs (" << kills_mid_step << " while a step ran), " << resumes
                          << " resumes, " << repeats << " steps started again after a kill mid-step");

@@ -116,11 +116,15 @@ TEST_CASE("docs: docs/actions.md is generated from the schemas and up to date") 
   std::string on_disk = kiln::test::read_file(path);
   CHECK_MESSAGE(on_disk == generated, "docs/actions.md is stale: run KILN_UPDATE_DOCS=1 build/kiln_tests -tc='docs*'");
   // Every action and every input of every schema is named in the reference.
-  for (const auto& [name, action] : kiln::SchemaRegistry::instance().actions()) {
+  for (const auto& entry : kiln::SchemaRegistry::instance().actions()) {
+    const auto& name = entry.first;
+    const auto& action = entry.second;
     CHECK(on_disk.find("## " + name + "\n") != std::string::npos);
     const auto& item = action.item_schema();
     if (item.contains("properties"))
-      for (const auto& [input, _] : item["properties"].items())
+      for (const auto& property : item["properties"].items()) {
+        const auto& input = property.key();
         CHECK_MESSAGE(on_disk.find("| `" + input + "` |") != std::string::npos, name << "." << input);
+      }
   }
 }

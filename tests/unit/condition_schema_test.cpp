@@ -49,7 +49,9 @@ TEST_CASE("condition schema: names the operators of the C++ table, with their op
     for (const auto& [name, second] : from_schema) names.insert(name);
     CHECK(names == from_code);
     // The operand each operator wants, as the evaluator sees it.
-    for (const auto& [name, second] : from_schema) {
+    for (const auto& entry : from_schema) {
+      const auto& name = entry.first;
+      const auto& second = entry.second;
       INFO(name);
       nlohmann::json probe = {{name, "x"}};
       if (!second.empty()) probe[second] = "y";

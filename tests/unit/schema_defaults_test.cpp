@@ -38,7 +38,9 @@ json required_only(const json& item_schema) {
 
 TEST_CASE("schema defaults: every default in an action schema reaches the action's inputs") {
   int defaults_seen = 0;
-  for (const auto& [name, action] : SchemaRegistry::instance().actions()) {
+  for (const auto& entry : SchemaRegistry::instance().actions()) {
+    const auto& name = entry.first;
+    const auto& action = entry.second;
     if (action.condition_inputs) continue;
     const json& item_schema = action.item_schema();
     if (!item_schema.contains("properties")) continue;
@@ -47,7 +49,9 @@ TEST_CASE("schema defaults: every default in an action schema reaches the action
                                      : required_only(item_schema);
     INFO(name << " inputs " << inputs.dump());
     CHECK(prepare_inputs(action, true, false, inputs).empty());
-    for (const auto& [key, property] : item_schema["properties"].items()) {
+    for (const auto& property_entry : item_schema["properties"].items()) {
+      const auto& key = property_entry.key();
+      const auto& property = property_entry.value();
       if (!property.contains("default")) continue;
       ++defaults_seen;
       INFO(name << "." << key);
