@@ -34,9 +34,10 @@ fi
 if $package; then
   # the static libraries libarchive needs (pkg-config --static libarchive), help2man for the
   # man pages, rpm (rpmbuild) for CPack's .rpm, file and dpkg-dev for its .deb dependencies,
-  # debootstrap for the test roots, man-db for `man -w`
+  # debootstrap for the test roots, man-db for `man -w`, curl and jq to fetch the Amazon Linux
+  # 2023 image (tests/packaging/al2023.sh)
   packages+=(libzstd-dev liblz4-dev libacl1-dev nettle-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev
-             help2man rpm file dpkg-dev binutils debootstrap man-db)
+             help2man rpm file dpkg-dev binutils debootstrap man-db curl jq)
 fi
 missing=()
 for p in "${packages[@]}"; do
