@@ -15,6 +15,7 @@ struct RunOptions {
   std::string parameters;               // passed to kiln as given (N=V,...)
   std::string execution_id;             // empty: a random one; phase P runs as ID-P
   std::string install;                  // local kiln binary to copy to the target
+  std::string agent;                    // kiln on the target; empty: WORK/bin/kiln with --install, else "kiln"
   std::string logs = "kilnctl-logs";    // log folders land in LOGS/<target-name>/
   std::string work_directory = "/var/lib/kiln/kilnctl";  // on the target
   std::string reboot_command = "shutdown -r now";        // run on an ssh target

@@ -262,9 +262,9 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
       stop(exit_code_for(connected.failure), connected.message);
       return false;
     }
-    std::string agent = "kiln";
+    std::string agent = options.agent;
+    if (agent.empty()) agent = options.install.empty() ? "kiln" : options.work_directory + "/bin/kiln";
     if (!options.install.empty()) {
-      agent = options.work_directory + "/bin/kiln";
       if (TargetStatus copied = target.upload(options.install, agent); !copied.ok()) {
         stop(exit_code_for(copied.failure), copied.message);
         return false;

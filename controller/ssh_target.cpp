@@ -1,6 +1,6 @@
 // `ssh://user@host[:port]`: the system OpenSSH client over one shared connection.
 //
-// kilnctl starts and owns the connection master itself (`ssh -M -N`, ControlPersist=no, in
+// kilnctl starts and owns the connection master itself (`ssh -o ControlMaster=yes -N`, ControlPersist=no, in
 // its own process group, stderr to a file in a private 0700 temp folder that also holds
 // the ControlPath socket). Every command, scp upload and tar download then goes through
 // that socket (a client that finds no master connects on its own).
@@ -78,22 +78,12 @@ class SshTarget final : public Target {
   CommandOutcome run(const std::string& command, const sys::OutputSink& sink) override {
     std::vector<std::string> arguments = common_options("-p");
     arguments.insert(arguments.end(), {"-T", destination_, "--", command});
-    std::string ssh_stderr;
-    auto capture = [&](sys::OutputStream stream, std::string_view text) {
-      if (stream == sys::OutputStream::Stderr) {
-        ssh_stderr.append(text);
-        if (ssh_stderr.size() > 8192) ssh_stderr.erase(0, ssh_stderr.size() - 4096);
-      }
-      sink(stream, text);
-    };
-    CommandOutcome outcome = spawn("ssh", arguments, capture);
-    if (outcome.status.ok() && outcome.exit_code == 255) {
-      // ssh itself failed: the connection dropped (or could not be made again).
-      TargetStatus why = classify_connect_error(ssh_stderr);
-      outcome.status = why.failure == TargetFailure::Authentication
-                           ? why
-                           : TargetStatus::fail(TargetFailure::ConnectionLost, "connection lost");
-    }
+    CommandOutcome outcome = spawn("ssh", arguments, sink);
+    // 255: ssh itself failed, so the connection dropped (its stderr may read "Master refused
+    // session request: Permission denied" when the master is going down: not an auth
+    // failure). reconnect() starts a new master and tells an auth failure from a dead host.
+    if (outcome.status.ok() && outcome.exit_code == 255)
+      outcome.status = TargetStatus::fail(TargetFailure::ConnectionLost, "connection lost");
     return outcome;
   }
 
@@ -208,10 +198,10 @@ class SshTarget final : public Target {
 
   TargetStatus start_master() {
     stop_master();
-    std::vector<std::string> strings = {"ssh", "-M", "-N", "-o", "ControlPersist=no"};
+    // ControlMaster=yes comes first, so it wins over the shared "no". Not -M as well: -M
+    // on top of ControlMaster=yes means "ask" (every session would need a confirmation).
+    std::vector<std::string> strings = {"ssh", "-o", "ControlMaster=yes", "-N", "-o", "ControlPersist=no"};
     for (const auto& argument : common_options("-p")) strings.push_back(argument);
-    // -M makes it the master; this "yes" comes first, so it wins over the shared "no".
-    strings.insert(strings.begin() + 1, {"-o", "ControlMaster=yes"});
     strings.push_back(destination_);
     std::vector<char*> argv;
     for (auto& s : strings) argv.push_back(s.data());
