@@ -52,7 +52,12 @@ std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& o
       error = "chroot target: '" + root + "' is not an absolute path to a folder";
       return nullptr;
     }
-    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    // As /proc/self/mounts spells it (symlinks resolved), so mounts are recognised there.
+    root = std::filesystem::canonical(root, ec).string();
+    if (ec || root == "/") {
+      error = "chroot target: '" + spec.substr(7) + "' cannot be used as a root";
+      return nullptr;
+    }
     return make_chroot_target(root, cancel);
   }
   if (spec.rfind("ssh://", 0) == 0) {
