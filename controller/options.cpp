@@ -133,11 +133,11 @@ std::string overview_help() {
          "  run                           run phases on a target\n"
          "\n"
          "General:\n"
-         "  -h, --help                    show this help (kilnctl run --help: the options)\n"
+         "  -h, --help                    show this help (the options: kilnctl run --help)\n"
          "  -v, --version                 print the version and exit\n"
          "\n"
          "Examples:\n"
-         "  kilnctl run --target ssh://root@10.0.0.5 -d build.yml --identity ~/.ssh/id_ed25519\n"
+         "  kilnctl run --target ssh://root@10.0.0.5 -d build.yml --identity ~/.ssh/id\n"
          "  kilnctl run --target chroot:/srv/roots/bookworm -d build.yml --install ./kiln\n"
          "  kilnctl run --target local -d build.yml -p build,test\n"
          "\n" +
@@ -156,8 +156,8 @@ std::string run_help() {
          option_lines() +
          "\n"
          "Examples:\n"
-         "  kilnctl run --target ssh://root@host:2222 -d a.yml,b.yml --identity key -i build-42\n"
-         "  kilnctl run --target chroot:/srv/root -d c.yml --install build/kiln --logs out\n"
+         "  kilnctl run --target ssh://root@host:2222 -d a.yml,b.yml --identity key -i 42\n"
+         "  kilnctl run --target chroot:/srv/root -d c.yml --install build/kiln -l out\n"
          "\n" +
          std::string(kExitStatus);
 }

@@ -87,7 +87,16 @@ int main(int argc, char** argv) {
     return to_int(ExitCode::Usage);
   }
   const std::string run_id = options.execution_id.empty() ? kiln::sys::random_uuid() : options.execution_id;
-  TargetReport report = run_target(*target, options, run_id);
+  TargetReport report;
+  try {
+    report = run_target(*target, options, run_id);
+  } catch (const std::exception& failure) {
+    // Caught so that the target's destructor runs (a chroot is unmounted): an exception
+    // leaving main() may end the program without unwinding.
+    report.target = target->name();
+    report.exit_code = ExitCode::TargetError;
+    report.message = std::string("internal error: ") + failure.what();
+  }
   target.reset();  // unmount / close before reporting
   std::cout << format_report(report) << std::flush;
   if (report.exit_code == ExitCode::Interrupted || g_cancel.load())

@@ -5,6 +5,8 @@
 // exit codes for an unreachable host, a refused key and a missing agent.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -38,6 +40,23 @@ std::vector<std::string> base_flags(const SshdServer& server, const TempDir& dir
                                     "--logs", dir.file("logs"), "--execution-id", id};
   for (const auto& flag : server.client_flags()) flags.push_back(flag);
   return flags;
+}
+
+// What a reboot does to the agent: SIGKILLs the processes whose argv[0] is `program` (the
+// agent this test uploaded) with all their descendants (the step's bash, its sleep).
+int kill_processes_of(const std::string& program) {
+  std::vector<pid_t> doomed;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string command_line = read_file(entry.path().string() + "/cmdline");
+    if (command_line.substr(0, command_line.find('\0')) == program) doomed.push_back(std::stoi(name));
+  }
+  const size_t agents = doomed.size();
+  for (size_t i = 0; i < doomed.size(); ++i)
+    for (pid_t child : kiln::test::child_processes(doomed[i])) doomed.push_back(child);
+  for (pid_t pid : doomed) ::kill(pid, SIGKILL);
+  return static_cast<int>(agents);
 }
 
 std::string ledger_step(const std::string& ledger, const std::string& name, const std::string& extra = "") {
@@ -118,9 +137,13 @@ TEST_CASE("kilnctl ssh: a connection cut mid-step is resumed; no finished step r
                          ledger_step(ledger, "Last");
   auto flags = base_flags(server, dir, dir.write("cut.yml", document), "cut-1");
   flags.insert(flags.end(), {"--phases", "build", "--reboot-timeout", "60"});
+  bool kill_agent = false;
+  SUBCASE("the agent goes on without its connection") { kill_agent = false; }
+  SUBCASE("the agent is killed with its connection") { kill_agent = true; }
   KilnctlProcess kilnctl(flags, dir.file("out"));
   REQUIRE(kiln::test::wait_for_text(ledger, "SlowStart"));
   CHECK(server.kill_connections() >= 1);
+  if (kill_agent) CHECK(kill_processes_of(dir.file("remote") + "/bin/kiln") >= 1);
   int exit_code = kilnctl.wait();
   INFO(kilnctl.output());
   CHECK(exit_code == 0);
