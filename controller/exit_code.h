@@ -16,6 +16,8 @@ enum class ExitCode : int {
   Interrupted = 130,          // SIGINT (143 for SIGTERM: 128 + the signal)
 };
 
-inline int to_int(ExitCode code) { return static_cast<int>(code); }
+inline int to_int(ExitCode code) {
+  return static_cast<int>(code);
+}
 
 }  // namespace kiln::ctl

@@ -21,14 +21,13 @@ TargetStatus copy_file_into(const std::string& from, const std::string& to) {
 TargetStatus copy_folder_contents(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::create_directories(to, ec);
-  if (!ec)
-    fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
   if (ec) return TargetStatus::fail(TargetFailure::Other, "cannot copy " + from + " to " + to + ": " + ec.message());
   return {};
 }
 
-CommandOutcome run_shell(const std::string& chroot_root, const std::string& command,
-                         const sys::OutputSink& sink, const std::atomic<bool>* cancel) {
+CommandOutcome run_shell(const std::string& chroot_root, const std::string& command, const sys::OutputSink& sink,
+                         const std::atomic<bool>* cancel) {
   sys::ProcessSpec spec;
   if (chroot_root.empty()) {
     spec.executable = "/bin/sh";
@@ -37,13 +36,15 @@ CommandOutcome run_shell(const std::string& chroot_root, const std::string& comm
     spec.executable = "/usr/sbin/chroot";
     // A clean PATH: the host's may name folders the root does not have.
     spec.arguments = {chroot_root, "/usr/bin/env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                      "/bin/sh", "-c", command};
+                      "/bin/sh",   "-c",           command};
   }
   spec.kill_grace = std::chrono::milliseconds(5000);  // kiln records the interruption on SIGTERM
   sys::ProcessResult result = sys::run_process(spec, sink, cancel);
   CommandOutcome outcome;
-  if (result.cancelled) outcome.status = TargetStatus::fail(TargetFailure::Cancelled, "interrupted");
-  else if (!result.started) outcome.status = TargetStatus::fail(TargetFailure::Other, result.error);
+  if (result.cancelled)
+    outcome.status = TargetStatus::fail(TargetFailure::Cancelled, "interrupted");
+  else if (!result.started)
+    outcome.status = TargetStatus::fail(TargetFailure::Other, result.error);
   else if (result.signal != 0)
     outcome.status = TargetStatus::fail(TargetFailure::Other, "killed by signal " + std::to_string(result.signal));
   outcome.exit_code = result.exit_code;

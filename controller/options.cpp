@@ -33,34 +33,70 @@ std::string set_int(int& out, const std::string& value, std::string_view name, i
 
 const OptionSpec kRunOptions[] = {
     {"target", 0, "TARGET", "where to run: local, chroot:/path/to/root or ssh://user@host[:port]", "",
-     [](RunOptions& o, const std::string& v) { o.target = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.target = v;
+       return std::string();
+     }},
     {"documents", 'd', "LIST", "comma-separated local component documents, uploaded to the target", "",
-     [](RunOptions& o, const std::string& v) { o.documents = split_nonempty(v, ','); return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.documents = split_nonempty(v, ',');
+       return std::string();
+     }},
     {"phases", 'p', "LIST", "phases to run, in this order, each as its own kiln run", "build,validate,test",
-     [](RunOptions& o, const std::string& v) { o.phases = split_nonempty(v, ','); return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.phases = split_nonempty(v, ',');
+       return std::string();
+     }},
     {"parameters", 0, "N=V,...", "parameter values, passed to kiln as given", "",
-     [](RunOptions& o, const std::string& v) { o.parameters = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.parameters = v;
+       return std::string();
+     }},
     {"execution-id", 'i', "ID", "run id; phase P runs as execution ID-P, so the same id resumes", "a random UUID",
-     [](RunOptions& o, const std::string& v) { o.execution_id = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.execution_id = v;
+       return std::string();
+     }},
     {"install", 0, "PATH", "copy this kiln binary to the target and run it", "kiln on the target's PATH",
-     [](RunOptions& o, const std::string& v) { o.install = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.install = v;
+       return std::string();
+     }},
     {"agent", 0, "PATH", "the kiln binary on the target (with --install: where it is copied)",
      "WORK/bin/kiln with --install, else kiln on the target's PATH",
-     [](RunOptions& o, const std::string& v) { o.agent = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.agent = v;
+       return std::string();
+     }},
     {"logs", 'l', "DIR", "copy the TOE log folders back into DIR/<target-name>/", "kilnctl-logs",
-     [](RunOptions& o, const std::string& v) { o.logs = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.logs = v;
+       return std::string();
+     }},
     {"work-directory", 0, "DIR", "folder on the target for documents, state and logs", "/var/lib/kiln/kilnctl",
-     [](RunOptions& o, const std::string& v) { o.work_directory = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.work_directory = v;
+       return std::string();
+     }},
     {"reboot-command", 0, "CMD", "what reboots an ssh target (run there by sh -c)", "shutdown -r now",
-     [](RunOptions& o, const std::string& v) { o.reboot_command = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.reboot_command = v;
+       return std::string();
+     }},
     {"reboot-timeout", 0, "SECONDS", "how long to wait for the target to come back", "600",
      [](RunOptions& o, const std::string& v) { return set_int(o.reboot_timeout_seconds, v, "reboot-timeout", 1); }},
     {"max-reboots", 0, "N", "reboots and reconnects allowed per phase", "10",
      [](RunOptions& o, const std::string& v) { return set_int(o.max_reboots, v, "max-reboots", 0); }},
     {"identity", 0, "KEY", "ssh private key (ssh -i)", "ssh's own choice",
-     [](RunOptions& o, const std::string& v) { o.identity = v; return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.identity = v;
+       return std::string();
+     }},
     {"ssh-option", 0, "OPT", "an ssh -o option (Name=value), repeatable", "",
-     [](RunOptions& o, const std::string& v) { o.ssh_options.push_back(v); return std::string(); }},
+     [](RunOptions& o, const std::string& v) {
+       o.ssh_options.push_back(v);
+       return std::string();
+     }},
     {"help", 'h', "", "show this help and exit", "", nullptr},
 };
 
@@ -215,9 +251,12 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
       return parsed;
     }
   }
-  if (parsed.run.target.empty()) parsed.error = "--target is required";
-  else if (parsed.run.documents.empty()) parsed.error = "--documents is required";
-  else if (parsed.run.phases.empty()) parsed.error = "--phases is empty";
+  if (parsed.run.target.empty())
+    parsed.error = "--target is required";
+  else if (parsed.run.documents.empty())
+    parsed.error = "--documents is required";
+  else if (parsed.run.phases.empty())
+    parsed.error = "--phases is empty";
   return parsed;
 }
 

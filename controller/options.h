@@ -9,20 +9,20 @@
 namespace kiln::ctl {
 
 struct RunOptions {
-  std::string target;                   // local | chroot:/root | ssh://user@host[:port]
-  std::vector<std::string> documents;   // local paths
+  std::string target;                  // local | chroot:/root | ssh://user@host[:port]
+  std::vector<std::string> documents;  // local paths
   std::vector<std::string> phases{"build", "validate", "test"};
-  std::string parameters;               // passed to kiln as given (N=V,...)
-  std::string execution_id;             // empty: a random one; phase P runs as ID-P
-  std::string install;                  // local kiln binary to copy to the target
-  std::string agent;                    // kiln on the target; empty: WORK/bin/kiln with --install, else "kiln"
-  std::string logs = "kilnctl-logs";    // log folders land in LOGS/<target-name>/
+  std::string parameters;             // passed to kiln as given (N=V,...)
+  std::string execution_id;           // empty: a random one; phase P runs as ID-P
+  std::string install;                // local kiln binary to copy to the target
+  std::string agent;                  // kiln on the target; empty: WORK/bin/kiln with --install, else "kiln"
+  std::string logs = "kilnctl-logs";  // log folders land in LOGS/<target-name>/
   std::string work_directory = "/var/lib/kiln/kilnctl";  // on the target
   std::string reboot_command = "shutdown -r now";        // run on an ssh target
   int reboot_timeout_seconds = 600;
-  int max_reboots = 10;                 // reboots plus reconnects per phase
-  std::string identity;                 // ssh -i
-  std::vector<std::string> ssh_options; // ssh -o, repeated
+  int max_reboots = 10;                  // reboots plus reconnects per phase
+  std::string identity;                  // ssh -i
+  std::vector<std::string> ssh_options;  // ssh -o, repeated
 };
 
 enum class Command { Help, Version, Run };
@@ -31,7 +31,7 @@ struct ParsedCommandLine {
   Command command = Command::Help;
   bool run_help = false;  // `kilnctl run --help`
   RunOptions run;
-  std::string error;      // non-empty: a usage error (exit 2)
+  std::string error;  // non-empty: a usage error (exit 2)
 };
 
 ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments);

@@ -40,35 +40,51 @@ using nlohmann::json;
 
 ExitCode exit_code_for(TargetFailure failure) {
   switch (failure) {
-    case TargetFailure::None: return ExitCode::Success;
-    case TargetFailure::Unreachable: return ExitCode::Unreachable;
-    case TargetFailure::ConnectionLost: return ExitCode::Unreachable;
-    case TargetFailure::Authentication: return ExitCode::AuthenticationFailed;
-    case TargetFailure::Cancelled: return ExitCode::Interrupted;
-    case TargetFailure::Other: return ExitCode::TargetError;
+    case TargetFailure::None:
+      return ExitCode::Success;
+    case TargetFailure::Unreachable:
+    case TargetFailure::ConnectionLost:  // lost for good: reconnect() already gave up
+      return ExitCode::Unreachable;
+    case TargetFailure::Authentication:
+      return ExitCode::AuthenticationFailed;
+    case TargetFailure::Cancelled:
+      return ExitCode::Interrupted;
+    case TargetFailure::Other:
+      return ExitCode::TargetError;
   }
   return ExitCode::TargetError;
 }
 
 const char* status_text(PhaseStatus status) {
   switch (status) {
-    case PhaseStatus::Success: return "success";
-    case PhaseStatus::Failed: return "failed";
-    case PhaseStatus::NotRun: return "not run";
+    case PhaseStatus::Success:
+      return "success";
+    case PhaseStatus::Failed:
+      return "failed";
+    case PhaseStatus::NotRun:
+      return "not run";
   }
   return "?";
 }
 
 const char* exit_code_text(ExitCode code) {
   switch (code) {
-    case ExitCode::Success: return "success";
-    case ExitCode::Failed: return "failed";
-    case ExitCode::Usage: return "usage error";
-    case ExitCode::Unreachable: return "unreachable";
-    case ExitCode::AuthenticationFailed: return "authentication failed";
-    case ExitCode::AgentMissing: return "agent missing";
-    case ExitCode::TargetError: return "target error";
-    case ExitCode::Interrupted: return "interrupted";
+    case ExitCode::Success:
+      return "success";
+    case ExitCode::Failed:
+      return "failed";
+    case ExitCode::Usage:
+      return "usage error";
+    case ExitCode::Unreachable:
+      return "unreachable";
+    case ExitCode::AuthenticationFailed:
+      return "authentication failed";
+    case ExitCode::AgentMissing:
+      return "agent missing";
+    case ExitCode::TargetError:
+      return "target error";
+    case ExitCode::Interrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -110,8 +126,13 @@ class PhaseDriver {
  public:
   PhaseDriver(Target& target, const RunOptions& options, Printer& out, std::string agent, std::string work,
               std::vector<std::string> documents, std::string run_id)
-      : target_(target), options_(options), out_(out), agent_(std::move(agent)), work_(std::move(work)),
-        documents_(std::move(documents)), run_id_(std::move(run_id)) {}
+      : target_(target),
+        options_(options),
+        out_(out),
+        agent_(std::move(agent)),
+        work_(std::move(work)),
+        documents_(std::move(documents)),
+        run_id_(std::move(run_id)) {}
 
   // Runs one phase to its end; returns the exit code that stops the run (Success: go on).
   ExitCode run(PhaseReport& report, std::string& message) {
@@ -270,8 +291,8 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
         return false;
       }
     }
-    CommandOutcome found = target.run("command -v " + shell_quote(agent) + " >/dev/null",
-                                      [](sys::OutputStream, std::string_view) {});
+    CommandOutcome found =
+        target.run("command -v " + shell_quote(agent) + " >/dev/null", [](sys::OutputStream, std::string_view) {});
     if (!found.status.ok()) {
       stop(exit_code_for(found.status.failure), found.status.message);
       return false;
@@ -335,7 +356,8 @@ std::string format_report(const TargetReport& report) {
   for (const auto& phase : report.phases) {
     std::string failing = phase.failing_step;
     if (!phase.failure_message.empty()) failing += (failing.empty() ? "" : ": ") + phase.failure_message;
-    std::snprintf(line, sizeof line, "  %-12s %-8s %10s  %7d  %10d  %s\n", phase.phase.c_str(), status_text(phase.status),
+    std::snprintf(line, sizeof line, "  %-12s %-8s %10s  %7d  %10d  %s\n", phase.phase.c_str(),
+                  status_text(phase.status),
                   phase.status == PhaseStatus::NotRun ? "-" : seconds(phase.duration).c_str(), phase.reboots,
                   phase.reconnects, failing.c_str());
     out += line;

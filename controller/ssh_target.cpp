@@ -41,7 +41,8 @@ TargetStatus classify_connect_error(const std::string& stderr_text) {
                              "no matching host key type", "Authentication failed"})
     if (stderr_text.find(marker) != std::string::npos)
       return TargetStatus::fail(TargetFailure::Authentication, "authentication refused: " + last_line);
-  return TargetStatus::fail(TargetFailure::Unreachable, "unreachable: " + (last_line.empty() ? "ssh failed" : last_line));
+  return TargetStatus::fail(TargetFailure::Unreachable,
+                            "unreachable: " + (last_line.empty() ? "ssh failed" : last_line));
 }
 
 std::string read_file(const std::string& path) {
@@ -95,7 +96,8 @@ class SshTarget final : public Target {
     std::vector<std::string> arguments = common_options("-P");
     arguments.insert(arguments.end(), {"-q", "-p", local_file, destination_ + ":" + remote_path});
     std::string errors;
-    CommandOutcome copied = spawn("scp", arguments, [&](sys::OutputStream, std::string_view text) { errors.append(text); });
+    CommandOutcome copied =
+        spawn("scp", arguments, [&](sys::OutputStream, std::string_view text) { errors.append(text); });
     if (!copied.status.ok()) return copied.status;
     if (copied.exit_code != 0)
       return TargetStatus::fail(TargetFailure::Other, "upload of " + local_file + " failed: " + errors);
@@ -109,11 +111,13 @@ class SshTarget final : public Target {
     std::filesystem::create_directories(local_folder, ec);
     std::string ssh_line = "ssh";
     for (const auto& argument : common_options("-p")) ssh_line += " " + shell_quote(argument);
-    ssh_line += " -T " + shell_quote(destination_) + " -- " +
-                shell_quote("tar -C " + shell_quote(remote_folder) + " -cf - .");
-    std::string pipeline = "set -o pipefail 2>/dev/null; " + ssh_line + " | tar -C " + shell_quote(local_folder) + " -xf -";
+    ssh_line +=
+        " -T " + shell_quote(destination_) + " -- " + shell_quote("tar -C " + shell_quote(remote_folder) + " -cf - .");
+    std::string pipeline =
+        "set -o pipefail 2>/dev/null; " + ssh_line + " | tar -C " + shell_quote(local_folder) + " -xf -";
     std::string errors;
-    CommandOutcome copied = spawn("/bin/bash", {"-c", pipeline}, [&](sys::OutputStream, std::string_view text) { errors.append(text); });
+    CommandOutcome copied =
+        spawn("/bin/bash", {"-c", pipeline}, [&](sys::OutputStream, std::string_view text) { errors.append(text); });
     if (!copied.status.ok()) return copied.status;
     if (copied.exit_code != 0)
       return TargetStatus::fail(TargetFailure::Other, "download of " + remote_folder + " failed: " + errors);
@@ -130,7 +134,8 @@ class SshTarget final : public Target {
     CommandOutcome rebooted = run(options_.reboot_command, quiet);
     if (rebooted.status.failure == TargetFailure::Cancelled) return rebooted.status;
     if (rebooted.status.ok() && rebooted.exit_code != 0)
-      return TargetStatus::fail(TargetFailure::Other, "the reboot command exited " + std::to_string(rebooted.exit_code));
+      return TargetStatus::fail(TargetFailure::Other,
+                                "the reboot command exited " + std::to_string(rebooted.exit_code));
     const auto deadline = Clock::now() + timeout;
     auto next_report = Clock::now() + std::chrono::seconds(5);
     const auto started = Clock::now();
@@ -154,8 +159,7 @@ class SshTarget final : public Target {
     auto next_report = started + std::chrono::seconds(5);
     for (;;) {
       TargetStatus status = start_master();
-      if (status.ok() || status.failure == TargetFailure::Authentication ||
-          status.failure == TargetFailure::Cancelled)
+      if (status.ok() || status.failure == TargetFailure::Authentication || status.failure == TargetFailure::Cancelled)
         return status;
       if (Clock::now() >= deadline)
         return TargetStatus::fail(TargetFailure::Unreachable,
@@ -189,9 +193,12 @@ class SshTarget final : public Target {
     spec.arguments = arguments;
     sys::ProcessResult result = sys::run_process(spec, sink, cancel_);
     CommandOutcome outcome;
-    if (result.cancelled) outcome.status = TargetStatus::fail(TargetFailure::Cancelled, "interrupted");
-    else if (!result.started) outcome.status = TargetStatus::fail(TargetFailure::Other, program + ": " + result.error);
-    else if (result.signal != 0) outcome.status = TargetStatus::fail(TargetFailure::ConnectionLost, program + " was killed");
+    if (result.cancelled)
+      outcome.status = TargetStatus::fail(TargetFailure::Cancelled, "interrupted");
+    else if (!result.started)
+      outcome.status = TargetStatus::fail(TargetFailure::Other, program + ": " + result.error);
+    else if (result.signal != 0)
+      outcome.status = TargetStatus::fail(TargetFailure::ConnectionLost, program + " was killed");
     outcome.exit_code = result.exit_code;
     return outcome;
   }
@@ -201,7 +208,8 @@ class SshTarget final : public Target {
     // ControlMaster=yes comes first, so it wins over the shared "no". Not -M as well: -M
     // on top of ControlMaster=yes means "ask" (every session would need a confirmation).
     std::vector<std::string> strings = {"ssh", "-o", "ControlMaster=yes", "-N", "-o", "ControlPersist=no"};
-    for (const auto& argument : common_options("-p")) strings.push_back(argument);
+    auto shared = common_options("-p");
+    strings.insert(strings.end(), shared.begin(), shared.end());
     strings.push_back(destination_);
     std::vector<char*> argv;
     for (auto& s : strings) argv.push_back(s.data());
@@ -264,10 +272,10 @@ class SshTarget final : public Target {
 
   std::string boot_id() {
     std::string text;
-    CommandOutcome read = run("cat /proc/sys/kernel/random/boot_id",
-                              [&](sys::OutputStream stream, std::string_view chunk) {
-                                if (stream == sys::OutputStream::Stdout) text.append(chunk);
-                              });
+    CommandOutcome read =
+        run("cat /proc/sys/kernel/random/boot_id", [&](sys::OutputStream stream, std::string_view chunk) {
+          if (stream == sys::OutputStream::Stdout) text.append(chunk);
+        });
     if (!read.status.ok() || read.exit_code != 0) return {};
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     return text;

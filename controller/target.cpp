@@ -9,8 +9,10 @@ namespace kiln::ctl {
 std::string shell_quote(std::string_view text) {
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -42,8 +44,8 @@ bool parse_ssh(std::string_view rest, SshAddress& address, std::string& error) {
 
 }  // namespace
 
-std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options,
-                                    const std::atomic<bool>* cancel, std::string& error) {
+std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options, const std::atomic<bool>* cancel,
+                                    std::string& error) {
   if (spec == "local") return make_local_target(cancel);
   if (spec.rfind("chroot:", 0) == 0) {
     std::string root = spec.substr(7);

@@ -63,8 +63,8 @@ class Target {
 
 // Makes the target named by `spec` (local, chroot:/root, ssh://user@host[:port]); nullptr
 // and `error` set when the spec is malformed. `cancel` is raised by SIGINT/SIGTERM.
-std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options,
-                                    const std::atomic<bool>* cancel, std::string& error);
+std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options, const std::atomic<bool>* cancel,
+                                    std::string& error);
 
 // 'text' quoted for sh: a single-quoted word, inner quotes as '\''.
 std::string shell_quote(std::string_view text);

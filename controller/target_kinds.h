@@ -11,7 +11,7 @@ std::unique_ptr<Target> make_chroot_target(const std::string& root, const std::a
 struct SshAddress {
   std::string user;  // empty: ssh's default
   std::string host;
-  int port = 0;      // 0: ssh's default
+  int port = 0;  // 0: ssh's default
 };
 std::unique_ptr<Target> make_ssh_target(const SshAddress& address, const RunOptions& options,
                                         const std::atomic<bool>* cancel);
@@ -20,7 +20,7 @@ std::unique_ptr<Target> make_ssh_target(const SshAddress& address, const RunOpti
 TargetStatus copy_file_into(const std::string& from, const std::string& to);
 TargetStatus copy_folder_contents(const std::string& from, const std::string& to);
 // `sh -c command` as a local child (optionally through `chroot ROOT`).
-CommandOutcome run_shell(const std::string& chroot_root, const std::string& command,
-                         const sys::OutputSink& sink, const std::atomic<bool>* cancel);
+CommandOutcome run_shell(const std::string& chroot_root, const std::string& command, const sys::OutputSink& sink,
+                         const std::atomic<bool>* cancel);
 
 }  // namespace kiln::ctl

@@ -34,7 +34,9 @@ constexpr const char* kKilnRuntime =
     "libarchive13,libboost-program-options1.74.0,libcurl4,libfmt9,libre2-9,libspdlog1.10,libssl3,libstdc++6,"
     "libyaml-cpp0.7";
 
-bool have_debootstrap() { return kiln::test::have_tool(kDebootstrap); }
+bool have_debootstrap() {
+  return kiln::test::have_tool(kDebootstrap);
+}
 
 // Mount points at or under `folder`, from /proc/self/mounts.
 std::vector<std::string> mounts_under(const std::string& folder) {
@@ -60,8 +62,10 @@ bool ensure_cached_root() {
     if (rc == 0)
       rc = kiln::test::run_quietly({"/bin/tar", "-C", root, "-cf", std::string(kCachedRoot) + ".tmp", "."},
                                    build.file("tar.log"));
-    if (rc == 0) std::filesystem::rename(std::string(kCachedRoot) + ".tmp", kCachedRoot);
-    else std::fprintf(stderr, "debootstrap failed:\n%s\n", read_file(build.file("debootstrap.log")).c_str());
+    if (rc == 0)
+      std::filesystem::rename(std::string(kCachedRoot) + ".tmp", kCachedRoot);
+    else
+      std::fprintf(stderr, "debootstrap failed:\n%s\n", read_file(build.file("debootstrap.log")).c_str());
   }
   ::close(lock);
   return std::filesystem::exists(kCachedRoot);
@@ -123,8 +127,8 @@ TEST_CASE("kilnctl chroot: a document that reboots once runs to success inside a
   CHECK(mounts_under(root.path()).empty());
 }
 
-TEST_CASE("kilnctl chroot: SIGINT or SIGTERM mid-step stops the agent and leaves nothing mounted" *
-          KILN_NEEDS_ROOT * KILN_SKIP_UNLESS(have_debootstrap(), "needs debootstrap")) {
+TEST_CASE("kilnctl chroot: SIGINT or SIGTERM mid-step stops the agent and leaves nothing mounted" * KILN_NEEDS_ROOT *
+          KILN_SKIP_UNLESS(have_debootstrap(), "needs debootstrap")) {
   REQUIRE(ensure_cached_root());
   ExtractedRoot root;
   REQUIRE(root.ok());
@@ -135,10 +139,14 @@ TEST_CASE("kilnctl chroot: SIGINT or SIGTERM mid-step stops the agent and leaves
                 "      - name: Slow\n        action: ExecuteBash\n        inputs:\n          commands:\n"
                 "            - echo SlowStart >> /ledger\n            - sleep 60\n");
   int signal_number = SIGINT;
-  SUBCASE("SIGINT") { signal_number = SIGINT; }
-  SUBCASE("SIGTERM") { signal_number = SIGTERM; }
-  kiln::test::KilnctlProcess kilnctl({"run", "--target", "chroot:" + root.path(), "--documents", document,
-                                      "--install", KILN_BINARY, "--logs", dir.file("logs")},
+  SUBCASE("SIGINT") {
+    signal_number = SIGINT;
+  }
+  SUBCASE("SIGTERM") {
+    signal_number = SIGTERM;
+  }
+  kiln::test::KilnctlProcess kilnctl({"run", "--target", "chroot:" + root.path(), "--documents", document, "--install",
+                                      KILN_BINARY, "--logs", dir.file("logs")},
                                      dir.file("out"));
   REQUIRE(kiln::test::wait_for_text(root.path() + "/ledger", "SlowStart"));
   CHECK(mounts_under(root.path()).size() >= 3);  // /proc, /sys, /dev (and /dev/pts) while inside

@@ -32,7 +32,8 @@ TEST_CASE("kilnctl cli: --help and run --help, usage errors exit 2") {
   CHECK(unknown.output.find("kilnctl: unknown option '--bogus'") != std::string::npos);
   auto no_documents = kiln::test::run_kilnctl({"run", "--target", "local"}, dir.file("o4"));
   CHECK(no_documents.exit_code == 2);
-  auto bad_target = kiln::test::run_kilnctl({"run", "--target", "ftp://x", "-d", dir.write("a.yml", "x")}, dir.file("o5"));
+  auto bad_target =
+      kiln::test::run_kilnctl({"run", "--target", "ftp://x", "-d", dir.write("a.yml", "x")}, dir.file("o5"));
   CHECK(bad_target.exit_code == 2);
   CHECK(bad_target.output.find("unknown target 'ftp://x'") != std::string::npos);
   auto bad_timeout = kiln::test::run_kilnctl({"run", "--reboot-timeout", "soon"}, dir.file("o6"));

@@ -4,7 +4,6 @@
 // sshd, a connection cut mid-step resumed without running a finished step twice, and the
 // exit codes for an unreachable host, a refused key and a missing agent.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 
 #include <algorithm>
@@ -24,7 +23,9 @@ using kiln::test::read_file;
 using kiln::test::SshdServer;
 using kiln::test::TempDir;
 
-bool have_sshd() { return kiln::test::have_tool(kiln::test::kSshd) && kiln::test::have_tool(kiln::test::kSsh); }
+bool have_sshd() {
+  return kiln::test::have_tool(kiln::test::kSshd) && kiln::test::have_tool(kiln::test::kSsh);
+}
 
 size_t count(const std::string& text, const std::string& piece) {
   size_t n = 0;
@@ -35,9 +36,10 @@ size_t count(const std::string& text, const std::string& piece) {
 // The flags every run here shares: the server's login, kiln uploaded, a private work folder.
 std::vector<std::string> base_flags(const SshdServer& server, const TempDir& dir, const std::string& documents,
                                     const std::string& id) {
-  std::vector<std::string> flags = {"run", "--target", server.target(), "--documents", documents,
-                                    "--install", KILN_BINARY, "--work-directory", dir.file("remote"),
-                                    "--logs", dir.file("logs"), "--execution-id", id};
+  std::vector<std::string> flags = {
+      "run",       "--target",         server.target(),    "--documents", documents,        "--install",
+      KILN_BINARY, "--work-directory", dir.file("remote"), "--logs",      dir.file("logs"), "--execution-id",
+      id};
   for (const auto& flag : server.client_flags()) flags.push_back(flag);
   return flags;
 }
@@ -74,8 +76,8 @@ TEST_CASE("kilnctl ssh: build, validate and test run over one shared connection"
   std::string document = "name: Ledger\nschemaVersion: 1.0\nphases:\n";
   for (const char* phase : {"build", "validate", "test"})
     document += "  - name: " + std::string(phase) + "\n    steps:\n" + ledger_step(ledger, std::string(phase) + "Step");
-  auto result = kiln::test::run_kilnctl(base_flags(server, dir, dir.write("ledger.yml", document), "full-1"),
-                                        dir.file("out"));
+  auto result =
+      kiln::test::run_kilnctl(base_flags(server, dir, dir.write("ledger.yml", document), "full-1"), dir.file("out"));
   INFO(result.output);
   CHECK(result.exit_code == 0);
   CHECK(read_file(ledger) == "buildStep\nvalidateStep\ntestStep\n");
@@ -100,22 +102,26 @@ TEST_CASE("kilnctl ssh: a reboot request (exit 194) reboots, waits for sshd and 
   SshdServer server;
   const std::string ledger = dir.file("ledger");
   const std::string marker = dir.file("rebooted");
-  std::string document = "name: Reboots\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" +
-                         ledger_step(ledger, "Before") +
-                         "      - name: NeedsReboot\n        action: ExecuteBash\n        inputs:\n          commands:\n"
-                         "            - |\n"
-                         "              if [ -f " + dir.file("kernel") + " ]; then echo Kernel >> " + ledger + "; exit 0; fi\n"
-                         "              touch " + dir.file("kernel") + "\n"
-                         "              exit 194\n" +
-                         ledger_step(ledger, "After");
+  std::string document =
+      "name: Reboots\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" + ledger_step(ledger, "Before") +
+      "      - name: NeedsReboot\n        action: ExecuteBash\n        inputs:\n          commands:\n"
+      "            - |\n"
+      "              if [ -f " +
+      dir.file("kernel") + " ]; then echo Kernel >> " + ledger +
+      "; exit 0; fi\n"
+      "              touch " +
+      dir.file("kernel") +
+      "\n"
+      "              exit 194\n" +
+      ledger_step(ledger, "After");
   auto flags = base_flags(server, dir, dir.write("reboots.yml", document), "reboot-1");
-  flags.insert(flags.end(), {"--phases", "build", "--reboot-command", server.reboot_script(marker, 1.5),
-                             "--reboot-timeout", "60"});
+  flags.insert(flags.end(),
+               {"--phases", "build", "--reboot-command", server.reboot_script(marker, 1.5), "--reboot-timeout", "60"});
   auto result = kiln::test::run_kilnctl(flags, dir.file("out"));
   INFO(result.output);
   INFO(read_file(server.log()));
   CHECK(result.exit_code == 0);
-  CHECK(read_file(marker) == "reboot\n");            // the reboot command ran once
+  CHECK(read_file(marker) == "reboot\n");                 // the reboot command ran once
   CHECK(read_file(ledger) == "Before\nKernel\nAfter\n");  // each step's work done once
   CHECK(result.output.find("the agent asked for a reboot (exit 194)") != std::string::npos);
   CHECK(result.output.find("resuming phase build") != std::string::npos);
@@ -131,15 +137,21 @@ TEST_CASE("kilnctl ssh: a connection cut mid-step is resumed; no finished step r
   std::string document = "name: Cut\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" +
                          ledger_step(ledger, "First") +
                          "      - name: Slow\n        action: ExecuteBash\n        inputs:\n          commands:\n"
-                         "            - echo SlowStart >> " + ledger + "\n"
+                         "            - echo SlowStart >> " +
+                         ledger +
+                         "\n"
                          "            - sleep 3\n"
-                         "            - echo SlowEnd >> " + ledger + "\n" +
-                         ledger_step(ledger, "Last");
+                         "            - echo SlowEnd >> " +
+                         ledger + "\n" + ledger_step(ledger, "Last");
   auto flags = base_flags(server, dir, dir.write("cut.yml", document), "cut-1");
   flags.insert(flags.end(), {"--phases", "build", "--reboot-timeout", "60"});
   bool kill_agent = false;
-  SUBCASE("the agent goes on without its connection") { kill_agent = false; }
-  SUBCASE("the agent is killed with its connection") { kill_agent = true; }
+  SUBCASE("the agent goes on without its connection") {
+    kill_agent = false;
+  }
+  SUBCASE("the agent is killed with its connection") {
+    kill_agent = true;
+  }
   KilnctlProcess kilnctl(flags, dir.file("out"));
   REQUIRE(kiln::test::wait_for_text(ledger, "SlowStart"));
   CHECK(server.kill_connections() >= 1);
@@ -182,9 +194,10 @@ TEST_CASE("kilnctl ssh: unreachable host, refused key and missing agent have the
     CHECK(result.output.find("Permission denied (publickey)") != std::string::npos);
   }
   SUBCASE("no agent: 12") {
-    std::vector<std::string> flags = {"run", "--target", server.target(), "--documents", document,
-                                      "--agent", "/nonexistent/kiln", "--work-directory", dir.file("remote"),
-                                      "--logs", dir.file("logs")};
+    std::vector<std::string> flags = {
+        "run",           "--target",          server.target(),    "--documents",      document,
+        "--agent",       "/nonexistent/kiln", "--work-directory", dir.file("remote"), "--logs",
+        dir.file("logs")};
     for (const auto& flag : server.client_flags()) flags.push_back(flag);
     auto result = kiln::test::run_kilnctl(flags, dir.file("out"));
     INFO(result.output);

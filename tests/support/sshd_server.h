@@ -82,8 +82,8 @@ class SshdServer {
     std::filesystem::copy_file(client_key() + ".pub", scratch_.file("authorized_keys"));
     scratch_.write("sshd_config", "Port " + std::to_string(port_) +
                                       "\nListenAddress 127.0.0.1\n"
-                                      "HostKey " + scratch_.file("host_ed25519") +
-                                      "\nPidFile " + pid_file() +
+                                      "HostKey " +
+                                      scratch_.file("host_ed25519") + "\nPidFile " + pid_file() +
                                       "\nAuthorizedKeysFile " + scratch_.file("authorized_keys") +
                                       "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                                       "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
@@ -98,7 +98,8 @@ class SshdServer {
       if (listener <= 0) break;
       for (pid_t child : child_processes(listener)) ::kill(child, SIGKILL);
       ::kill(listener, SIGTERM);
-      for (int i = 0; i < 50 && ::kill(listener, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      for (int i = 0; i < 50 && ::kill(listener, 0) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       std::filesystem::remove(pid_file());
     }
     server_.stop();
@@ -115,8 +116,9 @@ class SshdServer {
   std::string pid_file() const { return scratch_.file("sshd.pid"); }
   // The kilnctl flags that log in to this server (the host key is new each run).
   std::vector<std::string> client_flags() const {
-    return {"--identity", client_key(), "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option",
-            "UserKnownHostsFile=/dev/null"};
+    return {"--identity",   client_key(),
+            "--ssh-option", "StrictHostKeyChecking=no",
+            "--ssh-option", "UserKnownHostsFile=/dev/null"};
   }
 
   pid_t listener_pid() const {
@@ -146,13 +148,21 @@ class SshdServer {
     std::string path = scratch_.file("reboot.sh");
     std::string body =
         "#!/bin/sh\n"
-        "echo reboot >> '" + marker + "'\n"
+        "echo reboot >> '" +
+        marker +
+        "'\n"
         "setsid sh -c '\n"
         "  sleep 0.3\n"
-        "  pid=$(cat " + pid_file() + ")\n"
+        "  pid=$(cat " +
+        pid_file() +
+        ")\n"
         "  for c in $(pgrep -P $pid); do kill -9 $c; done\n"
-        "  kill $pid; sleep " + std::to_string(down_seconds) + "\n"
-        "  " + std::string(kSshd) + " -f " + config() + " -E " + log() + "\n"
+        "  kill $pid; sleep " +
+        std::to_string(down_seconds) +
+        "\n"
+        "  " +
+        std::string(kSshd) + " -f " + config() + " -E " + log() +
+        "\n"
         "' </dev/null >/dev/null 2>&1 &\n"
         "exit 0\n";
     scratch_.write("reboot.sh", body);
