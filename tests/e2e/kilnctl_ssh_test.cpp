@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -127,6 +128,25 @@ TEST_CASE("kilnctl ssh: a reboot request (exit 194) reboots, waits for sshd and 
   CHECK(result.output.find("resuming phase build") != std::string::npos);
   // Two connections: before the reboot, and after it.
   CHECK(count(read_file(server.log()), "Accepted publickey") == 2);
+}
+
+TEST_CASE("kilnctl ssh: a target that does not come back within --reboot-timeout is unreachable (10)" *
+          KILN_NEEDS_ROOT * KILN_SKIP_UNLESS(have_sshd(), "needs openssh-server (scripts/setup.sh --tests)")) {
+  TempDir dir;
+  SshdServer server;
+  std::string document =
+      "name: Gone\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+      "      - name: Reboot\n        action: Reboot\n";
+  auto flags = base_flags(server, dir, dir.write("gone.yml", document), "gone-1");
+  flags.insert(flags.end(), {"--phases", "build", "--reboot-command", server.reboot_script(dir.file("marker"), -1),
+                             "--reboot-timeout", "7"});
+  const auto started = std::chrono::steady_clock::now();
+  auto result = kiln::test::run_kilnctl(flags, dir.file("out"));
+  INFO(result.output);
+  CHECK(result.exit_code == 10);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  CHECK(result.output.find("waiting for the target to answer (") != std::string::npos);  // progress
+  CHECK(result.output.find("error: not back within ") != std::string::npos);
 }
 
 TEST_CASE("kilnctl ssh: a connection cut mid-step is resumed; no finished step runs twice" * KILN_NEEDS_ROOT *

@@ -4,7 +4,7 @@
 //  - kill_connections(): SIGKILL the per-connection sshd processes (children of the
 //    listener): every open connection drops, as when a cable is pulled;
 //  - reboot_script(): writes a stand-in reboot command that, detached, drops every
-//    connection, stops sshd and starts it again on the same port a moment later.
+//    connection, stops sshd and starts it again on the same port a moment later (or never).
 // The destructor stops whichever sshd is listening (the first, or the one the stand-in
 // reboot started) and its connections.
 #pragma once
@@ -143,28 +143,16 @@ class SshdServer {
   }
 
   // A stand-in for `shutdown -r now`: returns at once (as the real one does), then, detached,
-  // drops every connection, stops sshd and starts it again after `down_seconds`.
+  // drops every connection, stops sshd and starts it again after `down_seconds` (< 0: never,
+  // a machine that does not come back).
   std::string reboot_script(const std::string& marker, double down_seconds = 1.0) const {
     std::string path = scratch_.file("reboot.sh");
-    std::string body =
-        "#!/bin/sh\n"
-        "echo reboot >> '" +
-        marker +
-        "'\n"
-        "setsid sh -c '\n"
-        "  sleep 0.3\n"
-        "  pid=$(cat " +
-        pid_file() +
-        ")\n"
-        "  for c in $(pgrep -P $pid); do kill -9 $c; done\n"
-        "  kill $pid; sleep " +
-        std::to_string(down_seconds) +
-        "\n"
-        "  " +
-        std::string(kSshd) + " -f " + config() + " -E " + log() +
-        "\n"
-        "' </dev/null >/dev/null 2>&1 &\n"
-        "exit 0\n";
+    std::string restart;
+    if (down_seconds >= 0)
+      restart = "  sleep " + std::to_string(down_seconds) + "\n  " + kSshd + " -f " + config() + " -E " + log() + "\n";
+    std::string body = "#!/bin/sh\necho reboot >> '" + marker + "'\nsetsid sh -c '\n  sleep 0.3\n  pid=$(cat " +
+                       pid_file() + ")\n  for c in $(pgrep -P $pid); do kill -9 $c; done\n  kill $pid\n" + restart +
+                       "' </dev/null >/dev/null 2>&1 &\nexit 0\n";
     scratch_.write("reboot.sh", body);
     std::filesystem::permissions(path, std::filesystem::perms::owner_all);
     return path;
