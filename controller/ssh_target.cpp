@@ -149,7 +149,11 @@ class SshTarget final : public Target {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
-    return reconnect(std::max(left, std::chrono::seconds(1)), progress);
+    TargetStatus back = reconnect(std::max(left, std::chrono::seconds(1)), progress);
+    if (back.failure == TargetFailure::Unreachable)
+      back.message = "not back within --reboot-timeout " + std::to_string(timeout.count()) + " s after the reboot (" +
+                     back.message + ")";
+    return back;
   }
 
   TargetStatus reconnect(std::chrono::seconds timeout, const ProgressSink& progress) override {

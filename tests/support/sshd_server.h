@@ -143,16 +143,20 @@ class SshdServer {
   }
 
   // A stand-in for `shutdown -r now`: returns at once (as the real one does), then, detached,
-  // drops every connection, stops sshd and starts it again after `down_seconds` (< 0: never,
-  // a machine that does not come back).
+  // kills every connection with all it started (an agent still running dies as in a reboot),
+  // stops sshd and starts it again after `down_seconds` (< 0: never: a machine that does not
+  // come back). The detached shell is no longer below sshd by then: its parent has exited.
   std::string reboot_script(const std::string& marker, double down_seconds = 1.0) const {
     std::string path = scratch_.file("reboot.sh");
     std::string restart;
     if (down_seconds >= 0)
       restart = "  sleep " + std::to_string(down_seconds) + "\n  " + kSshd + " -f " + config() + " -E " + log() + "\n";
     std::string body = "#!/bin/sh\necho reboot >> '" + marker + "'\nsetsid sh -c '\n  sleep 0.3\n  pid=$(cat " +
-                       pid_file() + ")\n  for c in $(pgrep -P $pid); do kill -9 $c; done\n  kill $pid\n" + restart +
-                       "' </dev/null >/dev/null 2>&1 &\nexit 0\n";
+                       pid_file() +
+                       ")\n"
+                       "  tree() { for c in $(pgrep -P $1); do tree $c; done; kill -9 $1; }\n"
+                       "  for c in $(pgrep -P $pid); do tree $c; done\n  kill $pid\n" +
+                       restart + "' </dev/null >/dev/null 2>&1 &\nexit 0\n";
     scratch_.write("reboot.sh", body);
     std::filesystem::permissions(path, std::filesystem::perms::owner_all);
     return path;
