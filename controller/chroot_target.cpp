@@ -76,8 +76,10 @@ class ChrootTarget final : public Target {
   }
   TargetStatus reboot_and_wait(std::chrono::seconds, const ProgressSink& progress) override {
     progress("leaving the root (unmounting) and entering it again");
+    const std::vector<std::string> were_mounted = mounted_;
     disconnect();
-    if (!mounted_.empty()) return TargetStatus::fail(TargetFailure::Other, "cannot unmount " + mounted_.back());
+    for (const auto& path : were_mounted)
+      if (is_mount_point(path)) return TargetStatus::fail(TargetFailure::Other, "cannot unmount " + path);
     return connect();
   }
   TargetStatus reconnect(std::chrono::seconds, const ProgressSink&) override { return {}; }
