@@ -36,6 +36,14 @@ TEST_CASE("kilnctl cli: --help and run --help, usage errors exit 2") {
       kiln::test::run_kilnctl({"run", "--target", "ftp://x", "-d", dir.write("a.yml", "x")}, dir.file("o5"));
   CHECK(bad_target.exit_code == 2);
   CHECK(bad_target.output.find("unknown target 'ftp://x'") != std::string::npos);
+  auto bad_port =
+      kiln::test::run_kilnctl({"run", "--target", "ssh://root@host:99999", "-d", dir.file("a.yml")}, dir.file("o7"));
+  CHECK(bad_port.exit_code == 2);
+  CHECK(bad_port.output.find("ssh target: '99999' is not a port") != std::string::npos);
+  auto no_root =
+      kiln::test::run_kilnctl({"run", "--target", "chroot:relative/root", "-d", dir.file("a.yml")}, dir.file("o8"));
+  CHECK(no_root.exit_code == 2);
+  CHECK(no_root.output.find("chroot target: 'relative/root' is not an absolute path to a folder") != std::string::npos);
   auto bad_timeout = kiln::test::run_kilnctl({"run", "--reboot-timeout", "soon"}, dir.file("o6"));
   CHECK(bad_timeout.exit_code == 2);
 }
