@@ -30,6 +30,8 @@ if $tests; then
   # python3-botocore to recompute SigV4 signatures, awscli to cross-check S3 transfers,
   # openssl for a self-signed certificate
   packages+=(nginx-light tinyproxy python3 python3-botocore awscli openssl)
+  # kilnctl's tests: a private sshd on loopback, and a Debian root made by debootstrap
+  packages+=(openssh-server openssh-client debootstrap)
 fi
 if $package; then
   # the static libraries libarchive needs (pkg-config --static libarchive), help2man for the
@@ -49,7 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts the services it installs; the tests run their own on loopback, so the
   # system ones we just brought in are stopped again (one already there is left alone).
   if [ -d /run/systemd/system ]; then
-    for pair in nginx-light:nginx tinyproxy:tinyproxy; do
+    for pair in nginx-light:nginx tinyproxy:tinyproxy openssh-server:ssh; do
       case " ${missing[*]} " in
         *" ${pair%%:*} "*) $SUDO systemctl disable --now "${pair##*:}" >/dev/null 2>&1 || true ;;
       esac

@@ -1,0 +1,105 @@
+// kilnctl: the host-side controller. Turns flags into a Target and one run_target() call;
+// everything else lives in phase_runner and the targets.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "agent/sys/host.h"
+#include "controller/exit_code.h"
+#include "controller/options.h"
+#include "controller/phase_runner.h"
+#include "controller/target.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+std::atomic<int> g_signal{0};
+
+// SIGINT/SIGTERM raise the cancel flag: the running child is stopped (its process group gets
+// SIGTERM, then SIGKILL), the targets unwind (a chroot is unmounted), and kilnctl exits
+// 128 + the signal. A second signal does the same; nothing is killed from the handler.
+void on_signal(int signal_number) {
+  g_signal.store(signal_number);
+  g_cancel.store(true);
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string check_documents(const std::vector<std::string>& documents) {
+  std::set<std::string> names;
+  for (const auto& document : documents) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(document, ec)) return "document " + document + " is not a readable file";
+    if (!names.insert(std::filesystem::path(document).filename().string()).second)
+      return "two documents are named " + std::filesystem::path(document).filename().string() +
+             "; they are uploaded side by side";
+  }
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kiln::ctl;
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  ParsedCommandLine parsed = parse_command_line(arguments);
+  if (!parsed.error.empty()) {
+    std::cerr << "kilnctl: " << parsed.error << "\n";
+    return to_int(ExitCode::Usage);
+  }
+  if (parsed.command == Command::Help) {
+    std::cout << overview_help();
+    return 0;
+  }
+  if (parsed.command == Command::Version) {
+    std::cout << "kilnctl " << KILN_VERSION << "\n";
+    return 0;
+  }
+  if (parsed.run_help) {
+    std::cout << run_help();
+    return 0;
+  }
+  RunOptions& options = parsed.run;
+  if (std::string error = check_documents(options.documents); !error.empty()) {
+    std::cerr << "kilnctl: " << error << "\n";
+    return to_int(ExitCode::Usage);
+  }
+  if (!options.install.empty() && !std::filesystem::is_regular_file(options.install)) {
+    std::cerr << "kilnctl: --install " << options.install << " is not a file\n";
+    return to_int(ExitCode::Usage);
+  }
+  install_signal_handlers();
+  std::string error;
+  std::unique_ptr<Target> target = make_target(options.target, options, &g_cancel, error);
+  if (!target) {
+    std::cerr << "kilnctl: " << error << "\n";
+    return to_int(ExitCode::Usage);
+  }
+  const std::string run_id = options.execution_id.empty() ? kiln::sys::random_uuid() : options.execution_id;
+  TargetReport report;
+  try {
+    report = run_target(*target, options, run_id);
+  } catch (const std::exception& failure) {
+    // Caught so that the target's destructor runs (a chroot is unmounted): an exception
+    // leaving main() may end the program without unwinding.
+    report.target = target->name();
+    report.exit_code = ExitCode::TargetError;
+    report.message = std::string("internal error: ") + failure.what();
+  }
+  target.reset();  // unmount / close before reporting
+  std::cout << format_report(report) << std::flush;
+  if (report.exit_code == ExitCode::Interrupted || g_cancel.load())
+    return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+  return to_int(report.exit_code);
+}

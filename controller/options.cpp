@@ -1,0 +1,263 @@
+#include "controller/options.h"
+
+#include <cstdlib>
+#include <string_view>
+
+#include "agent/base/text.h"
+
+namespace kiln::ctl {
+namespace {
+
+constexpr size_t kDescriptionColumn = 32;
+constexpr size_t kWidth = 79;
+
+using Setter = std::string (*)(RunOptions&, const std::string&);  // returns an error or ""
+
+struct OptionSpec {
+  std::string_view name;
+  char short_name;
+  std::string_view argument;  // "" for a switch
+  std::string_view description;
+  std::string_view default_text;
+  Setter set;
+};
+
+std::string set_int(int& out, const std::string& value, std::string_view name, int minimum) {
+  char* end = nullptr;
+  long number = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || number < minimum || number > 1000000)
+    return "--" + std::string(name) + ": '" + value + "' is not a whole number >= " + std::to_string(minimum);
+  out = static_cast<int>(number);
+  return {};
+}
+
+const OptionSpec kRunOptions[] = {
+    {"target", 0, "TARGET", "where to run: local, chroot:/path/to/root or ssh://user@host[:port]", "",
+     [](RunOptions& o, const std::string& v) {
+       o.target = v;
+       return std::string();
+     }},
+    {"documents", 'd', "LIST", "comma-separated local component documents, uploaded to the target", "",
+     [](RunOptions& o, const std::string& v) {
+       o.documents = split_nonempty(v, ',');
+       return std::string();
+     }},
+    {"phases", 'p', "LIST", "phases to run, in this order, each as its own kiln run", "build,validate,test",
+     [](RunOptions& o, const std::string& v) {
+       o.phases = split_nonempty(v, ',');
+       return std::string();
+     }},
+    {"parameters", 0, "N=V,...", "parameter values, passed to kiln as given", "",
+     [](RunOptions& o, const std::string& v) {
+       o.parameters = v;
+       return std::string();
+     }},
+    {"execution-id", 'i', "ID", "run id; phase P runs as execution ID-P, so the same id resumes", "a random UUID",
+     [](RunOptions& o, const std::string& v) {
+       o.execution_id = v;
+       return std::string();
+     }},
+    {"install", 0, "PATH", "copy this kiln binary to the target and run it", "kiln on the target's PATH",
+     [](RunOptions& o, const std::string& v) {
+       o.install = v;
+       return std::string();
+     }},
+    {"agent", 0, "PATH", "the kiln binary on the target (with --install: where it is copied)",
+     "WORK/bin/kiln with --install, else kiln on the target's PATH",
+     [](RunOptions& o, const std::string& v) {
+       o.agent = v;
+       return std::string();
+     }},
+    {"logs", 'l', "DIR", "copy the TOE log folders back into DIR/<target-name>/", "kilnctl-logs",
+     [](RunOptions& o, const std::string& v) {
+       o.logs = v;
+       return std::string();
+     }},
+    {"work-directory", 0, "DIR", "folder on the target for documents, state and logs", "/var/lib/kiln/kilnctl",
+     [](RunOptions& o, const std::string& v) {
+       o.work_directory = v;
+       return std::string();
+     }},
+    {"reboot-command", 0, "CMD", "what reboots an ssh target (run there by sh -c)", "shutdown -r now",
+     [](RunOptions& o, const std::string& v) {
+       o.reboot_command = v;
+       return std::string();
+     }},
+    {"reboot-timeout", 0, "SECONDS", "how long to wait for the target to come back", "600",
+     [](RunOptions& o, const std::string& v) { return set_int(o.reboot_timeout_seconds, v, "reboot-timeout", 1); }},
+    {"max-reboots", 0, "N", "reboots and reconnects allowed per phase", "10",
+     [](RunOptions& o, const std::string& v) { return set_int(o.max_reboots, v, "max-reboots", 0); }},
+    {"identity", 0, "KEY", "ssh private key (ssh -i)", "ssh's own choice",
+     [](RunOptions& o, const std::string& v) {
+       o.identity = v;
+       return std::string();
+     }},
+    {"ssh-option", 0, "OPT", "an ssh -o option (Name=value), repeatable", "",
+     [](RunOptions& o, const std::string& v) {
+       o.ssh_options.push_back(v);
+       return std::string();
+     }},
+    {"help", 'h', "", "show this help and exit", "", nullptr},
+};
+
+void append_wrapped(std::string& out, std::string_view text, size_t indent) {
+  size_t column = indent;
+  for (const auto& word : split_nonempty(text, ' ')) {
+    if (column > indent && column + 1 + word.size() > kWidth) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+  }
+  out += '\n';
+}
+
+std::string option_lines() {
+  std::string out;
+  for (const auto& spec : kRunOptions) {
+    std::string head = spec.short_name ? std::string("  -") + spec.short_name + ", --" : "      --";
+    head += spec.name;
+    if (!spec.argument.empty()) head += " " + std::string(spec.argument);
+    std::string text(spec.description);
+    if (!spec.default_text.empty()) text += " (default: " + std::string(spec.default_text) + ")";
+    if (head.size() + 2 > kDescriptionColumn) {
+      out += head + "\n" + std::string(kDescriptionColumn, ' ');
+    } else {
+      out += head + std::string(kDescriptionColumn - head.size(), ' ');
+    }
+    append_wrapped(out, text, kDescriptionColumn);
+  }
+  return out;
+}
+
+constexpr std::string_view kExitStatus =
+    "Exit status:\n"
+    "  0    every phase succeeded\n"
+    "  1    a phase failed\n"
+    "  2    usage error\n"
+    "  10   target unreachable (or not back within --reboot-timeout)\n"
+    "  11   authentication refused by the target\n"
+    "  12   no kiln agent on the target (use --install)\n"
+    "  13   the target could not be prepared (upload, mount, reboot command)\n"
+    "  130  interrupted by SIGINT (143: SIGTERM); mounts are undone first\n";
+
+const OptionSpec* find_long(std::string_view name) {
+  for (const auto& spec : kRunOptions)
+    if (spec.name == name) return &spec;
+  return nullptr;
+}
+const OptionSpec* find_short(char name) {
+  for (const auto& spec : kRunOptions)
+    if (spec.short_name == name) return &spec;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string overview_help() {
+  return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
+         "Run kiln component documents on a target (this machine, a chroot, or a host\n"
+         "over SSH): upload them, run each phase as its own `kiln run --reboot-mode\n"
+         "exit`, reboot the target and resume when the agent asks for it (exit 194) or\n"
+         "the connection drops, then copy the log folders back and print a summary.\n"
+         "\n"
+         "Commands:\n"
+         "  run                           run phases on a target\n"
+         "\n"
+         "General:\n"
+         "  -h, --help                    show this help (the options: kilnctl run --help)\n"
+         "  -v, --version                 print the version and exit\n"
+         "\n"
+         "Examples:\n"
+         "  kilnctl run --target ssh://root@10.0.0.5 -d build.yml --identity ~/.ssh/id\n"
+         "  kilnctl run --target chroot:/srv/roots/bookworm -d build.yml --install ./kiln\n"
+         "  kilnctl run --target local -d build.yml -p build,test\n"
+         "\n" +
+         std::string(kExitStatus);
+}
+
+std::string run_help() {
+  return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
+         "Upload the documents (and with --install the kiln binary) to the target, then\n"
+         "run each phase as `kiln run --phases P --execution-id ID-P --reboot-mode exit`.\n"
+         "When kiln exits 194 the target is rebooted (ssh: --reboot-command, then wait\n"
+         "until ssh answers; chroot: leave and re-enter the root) and the same command\n"
+         "runs again, so kiln resumes; a dropped connection is resumed the same way.\n"
+         "\n"
+         "Options:\n" +
+         option_lines() +
+         "\n"
+         "Examples:\n"
+         "  kilnctl run --target ssh://root@host:2222 -d a.yml,b.yml --identity key -i 42\n"
+         "  kilnctl run --target chroot:/srv/root -d c.yml --install build/kiln -l out\n"
+         "\n" +
+         std::string(kExitStatus);
+}
+
+ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) {
+  ParsedCommandLine parsed;
+  if (arguments.empty()) {
+    parsed.error = "no command; see kilnctl --help";
+    return parsed;
+  }
+  const std::string& first = arguments[0];
+  if (first == "--help" || first == "-h") return parsed;
+  if (first == "--version" || first == "-v") {
+    parsed.command = Command::Version;
+    return parsed;
+  }
+  if (first != "run") {
+    parsed.error = "unknown command '" + first + "'; the command is: run";
+    return parsed;
+  }
+  parsed.command = Command::Run;
+  for (size_t i = 1; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
+    const OptionSpec* spec = nullptr;
+    std::string value;
+    bool has_value = false;
+    if (argument.rfind("--", 0) == 0) {
+      std::string name = argument.substr(2);
+      if (auto equals = name.find('='); equals != std::string::npos) {
+        value = name.substr(equals + 1);
+        name.resize(equals);
+        has_value = true;
+      }
+      spec = find_long(name);
+    } else if (argument.size() == 2 && argument[0] == '-') {
+      spec = find_short(argument[1]);
+    }
+    if (spec == nullptr) {
+      parsed.error = "unknown option '" + argument + "'; see kilnctl run --help";
+      return parsed;
+    }
+    if (spec->name == "help") {
+      parsed.run_help = true;
+      return parsed;
+    }
+    if (!has_value) {
+      if (i + 1 >= arguments.size()) {
+        parsed.error = "--" + std::string(spec->name) + " needs a value (" + std::string(spec->argument) + ")";
+        return parsed;
+      }
+      value = arguments[++i];
+    }
+    if (std::string error = spec->set(parsed.run, value); !error.empty()) {
+      parsed.error = error;
+      return parsed;
+    }
+  }
+  if (parsed.run.target.empty())
+    parsed.error = "--target is required";
+  else if (parsed.run.documents.empty())
+    parsed.error = "--documents is required";
+  else if (parsed.run.phases.empty())
+    parsed.error = "--phases is empty";
+  return parsed;
+}
+
+}  // namespace kiln::ctl
