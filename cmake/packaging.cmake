@@ -9,8 +9,8 @@ include(GNUInstallDirs)
 install(TARGETS kiln RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Invoked as `awstoe` kiln behaves identically, so pipelines can swap binaries.
 install(CODE "file(CREATE_LINK kiln \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/awstoe\" SYMBOLIC)")
-# kilnctl (controller/, the host-side controller) does not exist yet: its install rule
-# goes here, beside kiln's, and its man page and completion into the generators below.
+# kilnctl (controller/) installs itself, its man page and completion in CMakeLists.txt's
+# kilnctl block, after this file (it needs KILN_PACKAGE_DOCS and HELP2MAN from here).
 install(DIRECTORY schemas/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/schemas)
 install(FILES examples/hello-world.yml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})

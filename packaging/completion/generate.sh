@@ -7,10 +7,15 @@
 #                   `kiln --help`); "-x, --long" pairs complete like the long option
 #   option values   "--opt a|b|c" in the help: those words; a DIR placeholder: folders;
 #                   anything else: files
-#   packaging/completion/generate.sh KILN_BINARY OUTPUT_FILE
+#   packaging/completion/generate.sh BINARY OUTPUT_FILE [NAME...]
+# NAMEs are the commands completed (default: kiln awstoe); kilnctl is made the same way.
 set -euo pipefail
 kiln="$1"
 out="$2"
+shift 2
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(kiln awstoe)
+function_name="_${names[0]//-/_}"
 top_help=$("$kiln" --help)
 . "$(dirname "$0")/../help-words.sh"
 commands=$(kiln_help_commands "$top_help" | paste -sd' ' -)
@@ -21,9 +26,9 @@ options_of() { kiln_help_options "$1" | paste -sd' ' -; }
 # "-d, --documents" pairs, as "-d=--documents".
 shorts_of() { { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9-]*' || true; } | sed -E 's/^[ [ ]*//; s/, /=/' | sort -u; }
 {
-  echo "# bash completion for kiln and awstoe. Generated from \`kiln --help\` by"
+  echo "# bash completion for ${names[*]}. Generated from \`${names[0]} --help\` by"
   echo "# packaging/completion/generate.sh when kiln is built: do not edit."
-  echo "_kiln() {"
+  echo "$function_name() {"
   echo "  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}"
   echo "  local commands=\"$commands\" command=\"\" word"
   echo "  for word in \"\${COMP_WORDS[@]:1:COMP_CWORD-1}\"; do"
@@ -61,5 +66,5 @@ shorts_of() { { printf '%s\n' "$1" | grep -oE '(^|[ [])-[a-zA-Z], --[a-z][a-z0-9
   echo "    COMPREPLY=(\$(compgen -f -- \"\$cur\"))"
   echo "  fi"
   echo "}"
-  echo "complete -F _kiln kiln awstoe"
+  echo "complete -F $function_name ${names[*]}"
 } >"$out"

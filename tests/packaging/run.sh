@@ -102,10 +102,13 @@ echo "$packages"
 
 step "1. the portable binary"
 binary=build-package/kiln
-floor=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -1)
-echo "highest glibc symbol version: $floor"
-[ "$(printf '%s\n' "$floor" GLIBC_2.34 | sort -V | tail -1)" = GLIBC_2.34 ] ||
-  fail "the binary needs $floor; the portable build must not need more than GLIBC_2.34 ($(objdump -T "$binary" | grep "$floor" | head -3))"
+for program in "$binary" build-package/kilnctl; do
+  floor=$(objdump -T "$program" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -1)
+  echo "highest glibc symbol version of ${program##*/}: $floor"
+  [ "$(printf '%s\n' "$floor" GLIBC_2.34 | sort -V | tail -1)" = GLIBC_2.34 ] ||
+    fail "${program##*/} needs $floor; the portable build must not need more than GLIBC_2.34 ($(objdump -T "$program" | grep "$floor" | head -3))"
+done
+objdump -p build-package/kilnctl | grep -q 'NEEDED.*libstdc++' && fail "kilnctl links libstdc++ dynamically"
 needed=$(objdump -p "$binary" | awk '/NEEDED/ {print $2}' | sort | paste -sd' ' -)
 echo "NEEDED: $needed"
 for lib in libyaml-cpp libre2 libarchive libboost libspdlog libfmt libstdc++ libzstd liblz4 liblzma libbz2 libz.so; do
@@ -116,8 +119,8 @@ echo "binary size: $(stat -c %s "$binary") bytes unstripped; in the packages (st
 
 step "2. the .rpm"
 rpm_files=$(rpm -qlp "$rpm" 2>/dev/null)
-for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.service \
-         /usr/share/man/man1/kiln.1.gz /usr/share/man/man1/awstoe.1.gz \
+for f in /usr/bin/kiln /usr/bin/awstoe /usr/bin/kilnctl /usr/lib/systemd/system/kiln-resume.service \
+         /usr/share/man/man1/kiln.1.gz /usr/share/man/man1/kilnctl.1.gz /usr/share/man/man1/awstoe.1.gz \
          /usr/share/bash-completion/completions/kiln /usr/share/bash-completion/completions/awstoe \
          /usr/share/kiln/schemas/component.schema.json /usr/share/kiln/schemas/kiln-component.schema.json \
          /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
@@ -157,6 +160,14 @@ for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.servi
 done
 [ "$(readlink /usr/bin/awstoe)" = kiln ] || fail "/usr/bin/awstoe is not a symlink to kiln"
 grep -q "^ExecStart='/usr/bin/kiln' resume" /usr/lib/systemd/system/kiln-resume.service || fail "the unit does not run /usr/bin/kiln resume"
+# kilnctl: installed with its man page and completion, and it drives the installed kiln.
+for f in /usr/bin/kilnctl /usr/share/man/man1/kilnctl.1.gz /usr/share/bash-completion/completions/kilnctl; do
+  [ -e "$f" ] || fail "$f is not installed"
+done
+(cd "$work" && /usr/bin/kilnctl run --target local --documents /usr/share/doc/kiln/examples/hello-world.yml \
+   --phases build --work-directory "$work/kilnctl-work" --logs "$work/kilnctl-logs" >"$work/kilnctl.out" 2>&1) ||
+  { cat "$work/kilnctl.out"; fail "kilnctl run --target local with the installed kiln"; }
+grep -rq 'Stdout: Hello, world!' "$work"/kilnctl-logs/*/TOE_*/console.log || fail "kilnctl brought back no console.log with the greeting"
 # The editors' schema the package ships is the one the installed binary prints.
 cmp -s <(/usr/bin/kiln schema) /usr/share/kiln/schemas/kiln-component.schema.json || fail "the installed bundled schema differs from kiln schema"
 /usr/bin/kiln --version | grep -Eq '^kiln [0-9.]+ \(commit [0-9a-f]{7}' || fail "kiln --version names no commit: $(/usr/bin/kiln --version)"
