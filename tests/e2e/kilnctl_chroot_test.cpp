@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -71,6 +72,24 @@ bool ensure_cached_root() {
   return std::filesystem::exists(kCachedRoot);
 }
 
+// The sanitizer build's kiln needs its runtime (libasan, libubsan), which the Debian root
+// does not have: what ldd resolves for those is copied into the root at the same path.
+void copy_sanitizer_runtime(const std::string& root) {
+  FILE* pipe = ::popen(("/usr/bin/ldd '" + std::string(KILN_BINARY) + "'").c_str(), "r");
+  if (!pipe) return;
+  char line[4096];
+  while (std::fgets(line, sizeof line, pipe)) {
+    std::string text(line);
+    size_t arrow = text.find("=> /");
+    if (text.find("san.so") == std::string::npos || arrow == std::string::npos) continue;
+    std::string library = text.substr(arrow + 3, text.find(' ', arrow + 3) - arrow - 3);
+    std::filesystem::path target = root + library;
+    std::filesystem::create_directories(target.parent_path());
+    std::filesystem::copy_file(library, target, std::filesystem::copy_options::overwrite_existing);
+  }
+  ::pclose(pipe);
+}
+
 // A root extracted from the cache. Before its folder is removed, anything still mounted in
 // it is detached: removing a folder with /dev bound inside would remove the host's /dev.
 class ExtractedRoot {
@@ -78,6 +97,7 @@ class ExtractedRoot {
   ExtractedRoot() {
     std::filesystem::create_directories(path());
     ok_ = kiln::test::run_quietly({"/bin/tar", "-C", path(), "-xf", kCachedRoot}, dir_.file("tar.log")) == 0;
+    if (ok_) copy_sanitizer_runtime(path());
   }
   ~ExtractedRoot() {
     auto left = mounts_under(path());
