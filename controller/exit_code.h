@@ -2,6 +2,7 @@
 // run; 10-13 say why the target could not be driven, so a pipeline can tell "the component
 // failed" from "the machine never answered" without reading text.
 #pragma once
+#include <vector>
 
 namespace kiln::ctl {
 
@@ -18,6 +19,17 @@ enum class ExitCode : int {
 
 inline int to_int(ExitCode code) {
   return static_cast<int>(code);
+}
+
+// `--targets FILE`: the run's code from the per-target codes, in FILE order. 0 when every
+// target succeeded; Interrupted when any was interrupted; else the first failed target's
+// code (so a pipeline sees "the first problem" with its kind, and 0 only for a clean fleet).
+inline ExitCode fleet_exit_code(const std::vector<ExitCode>& codes) {
+  for (ExitCode code : codes)
+    if (code == ExitCode::Interrupted) return code;
+  for (ExitCode code : codes)
+    if (code != ExitCode::Success) return code;
+  return ExitCode::Success;
 }
 
 }  // namespace kiln::ctl

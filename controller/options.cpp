@@ -37,6 +37,16 @@ const OptionSpec kRunOptions[] = {
        o.target = v;
        return std::string();
      }},
+    {"targets", 0, "FILE",
+     "many targets, one per line (# comments), run in parallel; each gets its own work folder WORK/<name>/ and "
+     "logs folder; a table at the end",
+     "",
+     [](RunOptions& o, const std::string& v) {
+       o.targets_file = v;
+       return std::string();
+     }},
+    {"parallel", 0, "N", "with --targets: at most N targets at once", "4",
+     [](RunOptions& o, const std::string& v) { return set_int(o.parallel, v, "parallel", 1); }},
     {"documents", 'd', "LIST", "comma-separated local component documents, uploaded to the target", "",
      [](RunOptions& o, const std::string& v) {
        o.documents = split_nonempty(v, ',');
@@ -143,7 +153,9 @@ constexpr std::string_view kExitStatus =
     "  11   authentication refused by the target\n"
     "  12   no kiln agent on the target (use --install)\n"
     "  13   the target could not be prepared (upload, mount, reboot command)\n"
-    "  130  interrupted by SIGINT (143: SIGTERM); mounts are undone first\n";
+    "  130  interrupted by SIGINT (143: SIGTERM); mounts are undone first\n"
+    "With --targets: 0 if every target succeeded, else the code of the first\n"
+    "failed target in FILE order (130/143 if interrupted).\n";
 
 const OptionSpec* find_long(std::string_view name) {
   for (const auto& spec : kRunOptions)
@@ -176,12 +188,14 @@ std::string overview_help() {
          "  kilnctl run --target ssh://root@10.0.0.5 -d build.yml --identity ~/.ssh/id\n"
          "  kilnctl run --target chroot:/srv/roots/bookworm -d build.yml --install ./kiln\n"
          "  kilnctl run --target local -d build.yml -p build,test\n"
+         "  kilnctl run --targets hosts.txt --parallel 8 -d build.yml --install ./kiln\n"
          "\n" +
          std::string(kExitStatus);
 }
 
 std::string run_help() {
   return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
+         "  or:  kilnctl run --targets FILE [--parallel N] --documents LIST [OPTIONS]\n"
          "Upload the documents (and with --install the kiln binary) to the target, then\n"
          "run each phase as `kiln run --phases P --execution-id ID-P --reboot-mode exit`.\n"
          "When kiln exits 194 the target is rebooted (ssh: --reboot-command, then wait\n"
@@ -251,8 +265,8 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
       return parsed;
     }
   }
-  if (parsed.run.target.empty())
-    parsed.error = "--target is required";
+  if (parsed.run.target.empty() == parsed.run.targets_file.empty())
+    parsed.error = "exactly one of --target and --targets is required";
   else if (parsed.run.documents.empty())
     parsed.error = "--documents is required";
   else if (parsed.run.phases.empty())

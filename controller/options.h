@@ -10,6 +10,8 @@ namespace kiln::ctl {
 
 struct RunOptions {
   std::string target;                  // local | chroot:/root | ssh://user@host[:port]
+  std::string targets_file;            // --targets FILE: one target per line (exactly one of the two)
+  int parallel = 4;                    // --targets: at most this many targets at once
   std::vector<std::string> documents;  // local paths
   std::vector<std::string> phases{"build", "validate", "test"};
   std::string parameters;             // passed to kiln as given (N=V,...)

@@ -67,28 +67,6 @@ const char* status_text(PhaseStatus status) {
   return "?";
 }
 
-const char* exit_code_text(ExitCode code) {
-  switch (code) {
-    case ExitCode::Success:
-      return "success";
-    case ExitCode::Failed:
-      return "failed";
-    case ExitCode::Usage:
-      return "usage error";
-    case ExitCode::Unreachable:
-      return "unreachable";
-    case ExitCode::AuthenticationFailed:
-      return "authentication failed";
-    case ExitCode::AgentMissing:
-      return "agent missing";
-    case ExitCode::TargetError:
-      return "target error";
-    case ExitCode::Interrupted:
-      return "interrupted";
-  }
-  return "?";
-}
-
 // kiln's summary: the JSON object on its stdout (null when there is none).
 json summary_from(const std::string& stdout_text) {
   auto open = stdout_text.find('{');
@@ -262,6 +240,28 @@ class PhaseDriver {
 };
 
 }  // namespace
+
+const char* exit_code_text(ExitCode code) {
+  switch (code) {
+    case ExitCode::Success:
+      return "success";
+    case ExitCode::Failed:
+      return "failed";
+    case ExitCode::Usage:
+      return "usage error";
+    case ExitCode::Unreachable:
+      return "unreachable";
+    case ExitCode::AuthenticationFailed:
+      return "authentication failed";
+    case ExitCode::AgentMissing:
+      return "agent missing";
+    case ExitCode::TargetError:
+      return "target error";
+    case ExitCode::Interrupted:
+      return "interrupted";
+  }
+  return "?";
+}
 
 TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id) {
   const auto started = Clock::now();

@@ -50,6 +50,8 @@ class Printer {
 
 TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id);
 
+const char* exit_code_text(ExitCode code);  // "success", "failed", "unreachable", ...
+
 std::string format_report(const TargetReport& report);  // the summary printed at the end
 
 }  // namespace kiln::ctl

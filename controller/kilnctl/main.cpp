@@ -10,6 +10,7 @@
 
 #include "agent/sys/host.h"
 #include "controller/exit_code.h"
+#include "controller/fleet.h"
 #include "controller/options.h"
 #include "controller/phase_runner.h"
 #include "controller/target.h"
@@ -48,6 +49,37 @@ std::string check_documents(const std::vector<std::string>& documents) {
   return {};
 }
 
+int exit_status(kiln::ctl::ExitCode code) {
+  if (code == kiln::ctl::ExitCode::Interrupted || g_cancel.load())
+    return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+  return kiln::ctl::to_int(code);
+}
+
+// --targets FILE: every target in parallel (at most --parallel), each one's summary as it
+// ends, then the table; the exit code is fleet_exit_code() of the per-target codes.
+int run_fleet_command(const kiln::ctl::RunOptions& options) {
+  using namespace kiln::ctl;
+  std::string error;
+  std::vector<FleetEntry> entries = read_fleet(options.targets_file, options, &g_cancel, error);
+  if (!error.empty()) {
+    std::cerr << "kilnctl: " << error << "\n";
+    return to_int(ExitCode::Usage);
+  }
+  const std::string run_id = options.execution_id.empty() ? kiln::sys::random_uuid() : options.execution_id;
+  std::vector<TargetReport> reports = run_fleet(entries, options.parallel, run_id, &g_cancel);
+  std::vector<ExitCode> codes;
+  std::string summaries;
+  for (const auto& report : reports) {
+    summaries += format_report(report);
+    codes.push_back(report.exit_code);
+  }
+  size_t succeeded = 0;
+  for (ExitCode code : codes) succeeded += code == ExitCode::Success;
+  std::cout << summaries << "kilnctl: " << succeeded << " of " << reports.size() << " targets succeeded\n"
+            << format_fleet_table(reports) << std::flush;
+  return exit_status(fleet_exit_code(codes));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +113,7 @@ int main(int argc, char** argv) {
   }
   install_signal_handlers();
   std::string error;
+  if (!options.targets_file.empty()) return run_fleet_command(options);
   std::unique_ptr<Target> target = make_target(options.target, options, &g_cancel, error);
   if (!target) {
     std::cerr << "kilnctl: " << error << "\n";
@@ -99,7 +132,5 @@ int main(int argc, char** argv) {
   }
   target.reset();  // unmount / close before reporting
   std::cout << format_report(report) << std::flush;
-  if (report.exit_code == ExitCode::Interrupted || g_cancel.load())
-    return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
-  return to_int(report.exit_code);
+  return exit_status(report.exit_code);
 }

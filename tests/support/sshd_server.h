@@ -121,6 +121,12 @@ class SshdServer {
             "--ssh-option", "UserKnownHostsFile=/dev/null"};
   }
 
+  // Lets the key `public_key_file` (.pub) log in as well (tests that drive several servers
+  // with one --identity).
+  void authorize(const std::string& public_key_file) const {
+    std::ofstream(scratch_.file("authorized_keys"), std::ios::app) << read_file(public_key_file);
+  }
+
   pid_t listener_pid() const {
     std::ifstream in(pid_file());
     pid_t pid = 0;
