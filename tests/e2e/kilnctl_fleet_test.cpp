@@ -1,10 +1,16 @@
 // kilnctl run --targets FILE against three private sshd on loopback at once (one key for
 // all): each target runs its step once in its own work folder, the table lists them in FILE
 // order, --parallel bounds how many run at once (seen in the steps' own timestamps), and an
-// unreachable target among good ones fails alone (the exit code: the first failed target's).
+// unreachable target among good ones fails alone (the exit code: the first failed target's);
+// SIGTERM stops the running target and skips the rest.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -179,4 +185,29 @@ TEST_CASE("kilnctl fleet: a bad line or a repeated name in FILE is a usage error
   auto empty = run("# nothing\n\n");
   CHECK(empty.exit_code == 2);
   CHECK(empty.output.find("no targets in the file") != std::string::npos);
+}
+
+TEST_CASE("kilnctl fleet: SIGTERM stops the running target and skips the ones not started (143)") {
+  TempDir dir;
+  const std::string started = dir.file("started");
+  const std::string document = dir.write(
+      "slow.yml", "name: Slow\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                  "      - name: Slow\n        action: ExecuteBash\n        inputs:\n          commands:\n"
+                  "            - touch " +
+                      started + "\n            - sleep 30\n");
+  // local runs first (--parallel 1); the second target must never be tried.
+  const std::string targets = dir.write("targets.txt", "local\nssh://root@127.0.0.1:1\n");
+  kiln::test::KilnctlProcess kilnctl({"run", "--targets", targets, "-d", document, "--install", KILN_BINARY,
+                                      "--work-directory", dir.file("remote"), "--logs", dir.file("logs"), "-p",
+                                      "build", "--parallel", "1"},
+                                     dir.file("out"));
+  for (int i = 0; i < 600 && !std::filesystem::exists(started); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(std::filesystem::exists(started));
+  kilnctl.signal(SIGTERM);
+  const int exit_code = kilnctl.wait(std::chrono::seconds(30));
+  INFO(kilnctl.output());
+  CHECK(exit_code == 143);
+  CHECK(table_row(kilnctl.output(), "local").find(" interrupted ") != std::string::npos);
+  CHECK(table_row(kilnctl.output(), "127.0.0.1_1").find("interrupted before it started") != std::string::npos);
 }
