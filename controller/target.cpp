@@ -6,17 +6,6 @@
 
 namespace kiln::ctl {
 
-std::string shell_quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
 namespace {
 
 bool parse_ssh(std::string_view rest, SshAddress& address, std::string& error) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/base/text.h"  // shell_quote
 #include "agent/sys/process.h"
 #include "controller/options.h"
 
@@ -65,8 +66,5 @@ class Target {
 // and `error` set when the spec is malformed. `cancel` is raised by SIGINT/SIGTERM.
 std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options, const std::atomic<bool>* cancel,
                                     std::string& error);
-
-// 'text' quoted for sh: a single-quoted word, inner quotes as '\''.
-std::string shell_quote(std::string_view text);
 
 }  // namespace kiln::ctl

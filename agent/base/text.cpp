@@ -52,4 +52,18 @@ std::size_t edit_distance(std::string_view a, std::string_view b, LetterCase let
   return row[b.size()];
 }
 
+std::string shell_quote(std::string_view text) {
+  if (!text.empty() && text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                              "_-./,:=@%+") == std::string_view::npos)
+    return std::string(text);
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
 }  // namespace kiln

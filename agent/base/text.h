@@ -15,6 +15,10 @@ std::string_view trim_ascii(std::string_view text);
 // The non-empty pieces of `text` between `delimiter`s (",a,,b," -> {"a", "b"}).
 std::vector<std::string> split_nonempty(std::string_view text, char delimiter);
 
+// POSIX shell quoting: the text as is when it is safe, else in single quotes (a quote
+// inside becomes '\''), so `sh -c` reads it back as exactly one word.
+std::string shell_quote(std::string_view text);
+
 enum class LetterCase { Sensitive, IgnoreAscii };
 
 // Levenshtein distance (insertions, deletions, substitutions of bytes), for

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include "agent/base/text.h"
 #include "agent/document/validator.h"
 #include "agent/document/yaml_loader.h"
 #include "agent/engine/rerun.h"

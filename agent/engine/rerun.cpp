@@ -1,5 +1,7 @@
 #include "agent/engine/rerun.h"
 
+#include "agent/base/text.h"
+
 namespace kiln {
 namespace {
 
@@ -21,20 +23,6 @@ std::string join(const std::vector<std::string>& items, char separator) {
 }
 
 }  // namespace
-
-std::string shell_quote(std::string_view text) {
-  if (!text.empty() && text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                                              "_-./,:=@%+") == std::string_view::npos)
-    return std::string(text);
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
 
 std::string format_rerun_command(const RerunCommand& command) {
   std::vector<std::string> words = {command.program, "run", "--documents", command.document};

@@ -23,9 +23,6 @@ struct RerunCommand {
   std::vector<std::string> other_flags;  // e.g. --state-directory DIR, kept in order
 };
 
-// POSIX shell quoting: the text as is when it is safe, else in single quotes.
-std::string shell_quote(std::string_view text);
-
 // One line a shell reads back as exactly these arguments.
 std::string format_rerun_command(const RerunCommand& command);
 
