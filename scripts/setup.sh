@@ -32,6 +32,9 @@ if $tests; then
   packages+=(nginx-light tinyproxy python3 python3-botocore awscli openssl)
   # kilnctl's tests: a private sshd on loopback, and a Debian root made by debootstrap
   packages+=(openssh-server openssh-client debootstrap)
+  # the Ansible role's test (ansible-core against the loopback sshd); the power-cut test's
+  # filesystem (libfuse3, /dev/fuse as root)
+  packages+=(ansible-core libfuse3-dev fuse3)
 fi
 if $package; then
   # the static libraries libarchive needs (pkg-config --static libarchive), help2man for the
