@@ -12,6 +12,7 @@
 
 #include "actions/common/file_items.h"
 #include "actions/common/text_encoding.h"
+#include "agent/base/durable_file.h"
 
 namespace kiln {
 namespace {
@@ -33,7 +34,7 @@ std::string replace_file(const std::string& path, const std::string& bytes) {
     error = files::errno_message("cannot keep the owner of", path, errno);
   if (error.empty() && ::fchmod(fd, info.st_mode & 07777) != 0)
     error = files::errno_message("cannot keep the permissions of", path, errno);
-  if (error.empty() && ::fsync(fd) != 0) error = files::errno_message("cannot write", temporary, errno);
+  if (error.empty() && sync_file(fd) != 0) error = files::errno_message("cannot write", temporary, errno);
   if (::close(fd) != 0 && error.empty()) error = files::errno_message("cannot write", temporary, errno);
   if (error.empty() && ::rename(temporary.c_str(), path.c_str()) != 0)
     error = files::errno_message("cannot replace", path, errno);

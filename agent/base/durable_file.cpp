@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -14,6 +15,27 @@ namespace {
 
 std::string failure(const std::string& what, const std::string& path, int error) {
   return what + " " + path + ": " + std::strerror(error);
+}
+
+// KILN_TEST_SKIP_SYNC=1, read once (see the header): tests only.
+bool syncing_skipped() {
+#ifdef KILN_TEST_HOOKS
+  static const bool skipped = [] {
+    const char* value = std::getenv("KILN_TEST_SKIP_SYNC");
+    return value != nullptr && std::string_view(value) == "1";
+  }();
+  return skipped;
+#else
+  return false;
+#endif
+}
+
+std::string parent_of(const std::string& path) {
+  std::size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) return "/";
+  std::size_t slash = path.rfind('/', end);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -52,20 +74,49 @@ std::string write_file_durably(const std::string& path, std::string_view content
   };
   if (::fchmod(fd, mode) != 0) return abandon("cannot set the permissions of", temp);
   if (!write_all(fd, content)) return abandon("cannot write", temp);
-  if (::fsync(fd) != 0) return abandon("cannot flush", temp);
+  if (sync_file(fd) != 0) return abandon("cannot flush", temp);
   int closed = ::close(fd);
   fd = -1;
   if (closed != 0) return abandon("cannot write", temp);
   if (::rename(temp.c_str(), path.c_str()) != 0) return abandon("cannot replace", path);
 
   // The rename is durable only once the folder's entry is on disk.
+  return sync_folder(folder);
+}
+
+int sync_file(int fd) {
+  if (syncing_skipped()) return 0;
+  int result;
+  do result = ::fsync(fd);
+  while (result != 0 && errno == EINTR);
+  return result;
+}
+
+int sync_file_data(int fd) {
+  if (syncing_skipped()) return 0;
+  int result;
+  do result = ::fdatasync(fd);
+  while (result != 0 && errno == EINTR);
+  return result;
+}
+
+std::string sync_folder(const std::string& folder) {
+  if (syncing_skipped()) return "";
   int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return failure("cannot open the folder", folder, errno);
-  int synced = ::fsync(dir);
+  int synced = sync_file(dir);
   int error = errno;
   ::close(dir);
   if (synced != 0) return failure("cannot flush the folder", folder, error);
   return "";
+}
+
+std::string create_folder_durably(const std::string& folder, mode_t mode) {
+  if (::mkdir(folder.c_str(), mode) == 0) return sync_folder(parent_of(folder));
+  int error = errno;
+  struct stat st {};
+  if (error == EEXIST && ::stat(folder.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "";
+  return failure("cannot create", folder, error);
 }
 
 }  // namespace kiln

@@ -2,6 +2,12 @@
 // never a torn or empty file: write a temporary file in the same folder, fsync it, rename
 // it over the target, then fsync the folder so the rename itself is on disk.
 // Used for the reboot resume triggers and detailedoutput.json.
+//
+// Every fsync kiln makes goes through sync_file, sync_file_data and sync_folder below, so
+// that the power-cut test (tests/e2e/power_cut_test.cpp) can turn them all off at once and
+// show that it notices: in builds with KILN_TEST_HOOKS (the default; the portable build
+// that packages ship has it off) the environment variable KILN_TEST_SKIP_SYNC=1 makes them
+// succeed without syncing. Never set it outside that test.
 #pragma once
 #include <sys/types.h>
 
@@ -16,5 +22,17 @@ namespace kiln {
 // exclusively (mkstemp), so concurrent writers of one target do not share it, and a
 // symlink at `path` is replaced, not followed.
 std::string write_file_durably(const std::string& path, std::string_view content, mode_t mode = 0644);
+
+// fsync(2) and fdatasync(2), retried on EINTR: 0, or -1 with errno set. A failure means
+// the data may be gone (after an EIO the kernel drops the dirty pages and a second fsync
+// succeeds without them): callers stop, never retry and carry on.
+int sync_file(int fd);
+int sync_file_data(int fd);
+// fsync of a folder, which makes the entries created, renamed or removed in it durable.
+// Returns "" or what failed ("cannot flush the folder /x: Input/output error").
+std::string sync_folder(const std::string& folder);
+// Creates `folder` (mode 0700 unless given) and makes its entry in the parent durable.
+// "" when it was created or already exists as a folder, else what failed.
+std::string create_folder_durably(const std::string& folder, mode_t mode = 0700);
 
 }  // namespace kiln

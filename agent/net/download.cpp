@@ -1,5 +1,7 @@
 #include "agent/net/download.h"
 
+#include "agent/base/durable_file.h"
+
 #include <fcntl.h>
 #include <strings.h>
 #include <unistd.h>
@@ -74,19 +76,14 @@ class PartialFile {
   const std::string& path() const { return path_; }
   // fsync, close and rename over `final_path`, then fsync the folder so the rename lasts.
   std::string commit(const std::string& final_path) {
-    if (::fsync(fd_) != 0) return errno_text("cannot flush", path_);
+    if (sync_file(fd_) != 0) return errno_text("cannot flush", path_);
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) return errno_text("cannot close", path_);
     if (::rename(path_.c_str(), final_path.c_str()) != 0)
       return errno_text("cannot rename the download to", final_path);
     kept_ = true;
-    int folder = ::open(folder_of(final_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (folder >= 0) {
-      ::fsync(folder);
-      ::close(folder);
-    }
-    return "";
+    return sync_folder(folder_of(final_path));
   }
 
  private:

@@ -31,8 +31,8 @@ std::string check_directory(const std::string& directory) {
   std::error_code ec;
   fs::path folder(directory);
   if (folder.has_parent_path()) fs::create_directories(folder.parent_path(), ec);
-  if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST)
-    return "cannot create the state directory " + directory + ": " + std::strerror(errno);
+  if (std::string error = create_folder_durably(directory); !error.empty())
+    return "the state directory: " + error;
   struct stat st {};
   if (::lstat(directory.c_str(), &st) != 0)
     return "cannot read the state directory " + directory + ": " + std::strerror(errno);
@@ -183,8 +183,8 @@ OpenResult ExecutionStore::open_execution(const std::string& id, const RunIdenti
       fs::remove_all(folder, ec);
     }
   }
-  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
-    result.message = "cannot create " + folder + ": " + std::strerror(errno);
+  if (std::string error = create_folder_durably(folder); !error.empty()) {
+    result.message = error;
     return result;
   }
   std::unique_ptr<OpenExecution> execution(new OpenExecution);

@@ -1,5 +1,7 @@
 #include "agent/state/run_journal.h"
 
+#include "agent/base/durable_file.h"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -53,14 +55,6 @@ bool read_all(int fd, std::string& out) {
     if (n < 0) return false;
     if (n == 0) return true;
     out.append(buffer, static_cast<size_t>(n));
-  }
-}
-
-void fsync_folder(const std::string& folder) {
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
   }
 }
 
@@ -143,8 +137,15 @@ std::string RunJournal::read_all_records(std::vector<nlohmann::json>& records) c
 std::string RunJournal::open(const std::string& folder) {
   folder_ = folder;
   path_ = folder + "/journal";
-  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) return errno_text("cannot create " + folder);
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // A new folder and a new journal are durable only once their entries are: without the
+  // folder syncs a power cut could drop a journal whose records were all synced.
+  if (std::string error = create_folder_durably(folder); !error.empty()) return error;
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ >= 0) {
+    if (std::string error = sync_folder(folder_); !error.empty()) return error;
+  } else if (errno == EEXIST) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  }
   if (fd_ < 0) return errno_text("cannot open " + path_);
   std::string text;
   if (!read_all(fd_, text)) return errno_text("cannot read " + path_);
@@ -157,13 +158,13 @@ std::string RunJournal::open(const std::string& folder) {
     records_.clear();
     std::string aside = path_ + ".damaged-" + std::to_string(std::time(nullptr));
     if (::rename(path_.c_str(), aside.c_str()) != 0) return errno_text("cannot move aside the damaged " + path_);
-    fsync_folder(folder_);
+    if (std::string error = sync_folder(folder_); !error.empty()) return error;
     return "the state journal " + path_ + " is damaged at record " + std::to_string(bad + 1) +
            " and cannot be resumed; it was moved to " + aside + " (run again to start afresh)";
   }
   if (good != text.size()) {
-    if (::ftruncate(fd_, static_cast<off_t>(good)) != 0) return errno_text("cannot repair " + path_);
-    ::fdatasync(fd_);
+    if (::ftruncate(fd_, static_cast<off_t>(good)) != 0 || sync_file_data(fd_) != 0)
+      return errno_text("cannot repair " + path_);
   }
   if (::lseek(fd_, 0, SEEK_END) < 0) return errno_text("cannot seek " + path_);
   bytes_ = good;
@@ -180,7 +181,14 @@ std::string RunJournal::append(const nlohmann::json& record, bool durable) {
     if (before >= 0 && ::ftruncate(fd_, before) == 0) ::lseek(fd_, before, SEEK_SET);  // no half record left
     return error;
   }
-  if (durable && ::fdatasync(fd_) != 0) return errno_text("cannot flush the state journal " + path_);
+  // A failed sync may have lost the record (and a second one would wrongly succeed): the
+  // caller stops the run; the journal is not written again.
+  if (durable && sync_file_data(fd_) != 0) {
+    std::string error = errno_text("cannot flush the state journal " + path_);
+    ::close(fd_);
+    fd_ = -1;
+    return error;
+  }
   sync_time_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   ++appends_;
   bytes_ += line.size();
@@ -193,7 +201,7 @@ std::string RunJournal::compact(const std::vector<nlohmann::json>& records) {
   if (fd < 0) return errno_text("cannot write " + temp);
   std::string text;
   for (const auto& r : records) text += journal_line(r);
-  if (!write_all(fd, text) || ::fsync(fd) != 0) {
+  if (!write_all(fd, text) || sync_file(fd) != 0) {
     std::string error = errno_text("cannot write " + temp);
     ::close(fd);
     ::unlink(temp.c_str());
@@ -205,7 +213,7 @@ std::string RunJournal::compact(const std::vector<nlohmann::json>& records) {
     ::unlink(temp.c_str());
     return error;
   }
-  fsync_folder(folder_);
+  if (std::string error = sync_folder(folder_); !error.empty()) return error;
   int new_fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
   if (new_fd < 0) return errno_text("cannot reopen " + path_);
   if (fd_ >= 0) ::close(fd_);
