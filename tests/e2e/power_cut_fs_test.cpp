@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -286,6 +287,17 @@ TEST_CASE("power_cut_fs: rename over an old file, with and without the folder sy
   fs.cut_and_power_on();
   CHECK(slurp(fs.path("state")) == "new");
   CHECK_FALSE(exists(fs.path("state.tmp")));
+
+  // RENAME_EXCHANGE swaps; undone without the folder sync.
+  put_durable(fs.path("other"), "other");
+  REQUIRE(::renameat2(AT_FDCWD, fs.path("state").c_str(), AT_FDCWD, fs.path("other").c_str(), RENAME_EXCHANGE) == 0);
+  CHECK(slurp(fs.path("state")) == "other");
+  CHECK(slurp(fs.path("other")) == "new");
+  fs.cut_and_power_on();
+  CHECK(slurp(fs.path("state")) == "new");
+  CHECK(slurp(fs.path("other")) == "other");
+  CHECK(::renameat2(AT_FDCWD, fs.path("state").c_str(), AT_FDCWD, fs.path("other").c_str(), RENAME_NOREPLACE) == -1);
+  CHECK(errno == EEXIST);
 
   // Across folders each side belongs to its folder: only the target synced, the file
   // shows at both names.

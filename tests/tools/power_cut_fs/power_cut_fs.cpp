@@ -22,7 +22,8 @@
 //    a cross-folder rename was synced, a file shows at both names; a directory reached twice
 //    is kept at its first place only.)
 //  - A clean unmount makes everything durable, as a clean shutdown would.
-//  - No hard links (EPERM), only regular files/directories/symlinks; mmap is not supported.
+//  - rename supports RENAME_NOREPLACE and RENAME_EXCHANGE. No hard links (EPERM); only
+//    regular files, directories and symlinks; no xattrs; mmap is not supported.
 //
 // Control: the file `.power_cut_fs` at the mount root (hidden from readdir, never counted nor
 // traced). Write a command line to it (open O_WRONLY, write, close); it runs before the
@@ -337,6 +338,7 @@ void load_backing() {
     std::string real = g->backing + (path == "/" ? "" : path);
     for (auto& entry : std::filesystem::directory_iterator(real)) {
       std::string name = entry.path().filename().string();
+      if (path == "/" && name == kControlName) continue;  // the control file's name is taken
       std::string full = real + "/" + name;
       if (::lstat(full.c_str(), &st) != 0) continue;
       if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
@@ -693,7 +695,8 @@ int op_rmdir(const char* path) {
 int op_rename(const char* from, const char* to, unsigned int flags) {
   if (is_control(from) || is_control(to)) return -EPERM;
   if (!g->on) return -EIO;
-  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return -EINVAL;
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) return -EINVAL;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return -EINVAL;
   Id id, to_parent_id, old_id = 0;
   Node* n = find(from, &id);
   if (!n) return -ENOENT;
@@ -702,8 +705,28 @@ int op_rename(const char* from, const char* to, unsigned int flags) {
   Node* to_parent = find(parent_of(to_s).c_str(), &to_parent_id);
   if (!to_parent) return -ENOENT;
   if (!S_ISDIR(to_parent->mode)) return -ENOTDIR;
-  for (Id a = to_parent_id; a != 0; a = a == kRoot ? 0 : g->nodes.at(a).parent)
-    if (a == id) return -EINVAL;  // into itself
+  auto inside = [](Id dir, Id ancestor) {
+    for (Id a = dir; a != 0; a = a == kRoot ? 0 : g->nodes.at(a).parent)
+      if (a == ancestor) return true;
+    return false;
+  };
+  if (inside(to_parent_id, id)) return -EINVAL;  // into itself
+  if (flags & RENAME_EXCHANGE) {
+    Node* other = find(to, &old_id);
+    if (!other) return -ENOENT;
+    if (old_id == id) return 0;
+    if (old_id == kRoot || inside(n->parent, old_id)) return -EINVAL;
+    if (!count("rename", from, to)) return -EIO;
+    Node& a = g->nodes.at(id);
+    Node& b = g->nodes.at(old_id);
+    std::swap(a.parent, b.parent);
+    std::swap(a.name, b.name);
+    g->nodes.at(a.parent).children[a.name] = id;
+    g->nodes.at(b.parent).children[b.name] = old_id;
+    for (Id p : {a.parent, b.parent}) g->nodes.at(p).mtime = g->nodes.at(p).ctime = now();
+    a.ctime = b.ctime = now();
+    return 0;
+  }
   if (Node* old = find(to, &old_id)) {
     if (old_id == id) return 0;
     if (flags & RENAME_NOREPLACE) return -EEXIST;
@@ -859,6 +882,7 @@ int op_write(const char*, const char* buf, size_t size, off_t offset, fuse_file_
 }
 
 int op_statfs(const char*, struct statvfs* st) {
+  if (!g->on) return -EIO;
   if (::statvfs(g->backing.c_str(), st) != 0) return -errno;
   return 0;
 }
