@@ -138,7 +138,10 @@ class PowerCutFs {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    REQUIRE_MESSAGE(listed_in_mounts(mountpoint_), "not mounted: " << this->log());
+    if (!listed_in_mounts(mountpoint_)) {
+      unmount();  // the process ends here: a constructor that throws has no destructor
+      FAIL("not mounted: " << this->log());
+    }
   }
 
   // Unmounts (the filesystem writes everything to BACKING on a clean unmount) and waits
@@ -149,6 +152,20 @@ class PowerCutFs {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     if (listed_in_mounts(mountpoint_)) ::umount2(mountpoint_.c_str(), MNT_DETACH);
+    return wait_exit();
+  }
+
+  // SIGTERM: the filesystem unmounts itself (cleanly); its exit code, as for unmount().
+  int terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int code = wait_exit();
+    if (listed_in_mounts(mountpoint_)) ::umount2(mountpoint_.c_str(), MNT_DETACH);
+    return code;
+  }
+
+  // Waits up to 5 s for the process to end (then kills it); its exit code or -1.
+  int wait_exit() {
     if (pid_ <= 0) return -1;
     int status = 0;
     for (int i = 0; i < 500; ++i) {
@@ -471,6 +488,12 @@ TEST_CASE("power_cut_fs: a clean unmount keeps everything, a cut leaves the dura
   CHECK(slurp(fs.path("dir/new")) == "synced");
   CHECK(slurp(fs.path("link")) == "never synced");
   CHECK_FALSE(exists(fs.path("volatile")));
+
+  // SIGTERM unmounts cleanly too.
+  REQUIRE(put(fs.path("at_sigterm"), "kept") == 0);
+  CHECK(fs.terminate() == 0);
+  CHECK_FALSE(listed_in_mounts(fs.path("")));
+  CHECK(kiln::test::read_file(fs.backing("at_sigterm")) == "kept");
 }
 
 TEST_CASE("power_cut_fs: the trace lists counted operations, restarting at 1 on arm" * KILN_NEEDS_FUSE) {

@@ -142,6 +142,7 @@ struct State {
   std::uint64_t armed_at = 0;  // 0: not armed
   pid_t armed_pgid = 0;
   bool fail_next_fsync = false;
+  bool unmounted = false;  // destroy ran: a clean end, even by a signal
 };
 
 State* g = nullptr;
@@ -589,6 +590,7 @@ void* op_init(fuse_conn_info* conn, fuse_config* cfg) {
 }
 
 void op_destroy(void*) {
+  g->unmounted = true;
   // A clean unmount: everything becomes durable (unless the power is off: then the live view
   // already is the durable one).
   if (!g->on) return;
@@ -1077,5 +1079,6 @@ int main(int argc, char** argv) {
   int rc = fuse_main(static_cast<int>(fuse_argv.size()), fuse_argv.data(), &ops, nullptr);
   if (state.trace) std::fclose(state.trace);
   g = nullptr;
-  return rc;
+  // fuse_main reports an end by SIGTERM/SIGINT as an error; it is the normal way to stop.
+  return state.unmounted ? 0 : (rc != 0 ? rc : 1);
 }
