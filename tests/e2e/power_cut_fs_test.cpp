@@ -5,7 +5,6 @@
 // again, and the trace. Every case mounts a fresh one on a scratch folder and unmounts it
 // (RAII: nothing stays mounted when a check fails).
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,8 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -34,7 +33,9 @@ namespace {
 
 using kiln::test::TempDir;
 
-bool fuse_available() { return ::geteuid() == 0 && ::access("/dev/fuse", R_OK | W_OK) == 0; }
+bool fuse_available() {
+  return ::geteuid() == 0 && ::access("/dev/fuse", R_OK | W_OK) == 0;
+}
 #define KILN_NEEDS_FUSE KILN_SKIP_UNLESS(fuse_available(), "needs root and /dev/fuse")
 
 bool listed_in_mounts(const std::string& mountpoint) {
@@ -90,7 +91,7 @@ void put_durable(const std::string& path, const std::string& content) {
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -370,7 +371,7 @@ TEST_CASE("power_cut_fs: O_APPEND writes land at the end" * KILN_NEEDS_FUSE) {
   CHECK(::ftruncate(second, 1) == 0);
   CHECK(::write(first, "4", 1) == 1);
   CHECK(slurp(fs.path("journal")) == "a4");
-  struct stat st{};
+  struct stat st {};
   CHECK(::fstat(first, &st) == 0);
   CHECK(st.st_size == 2);
   CHECK(::fsync(first) == 0);
@@ -412,7 +413,7 @@ TEST_CASE("power_cut_fs: arm N PGID cuts just before operation N and kills the g
   CHECK(WTERMSIG(status) == SIGKILL);
   CHECK(fs.status() == "ops=7 cuts=1 state=off\n");
   // Off: everything but the control file fails with EIO.
-  struct stat st{};
+  struct stat st {};
   errno = 0;
   CHECK(::stat(fs.path("loop").c_str(), &st) == -1);
   CHECK(errno == EIO);
@@ -467,7 +468,7 @@ TEST_CASE("power_cut_fs: a clean unmount keeps everything, a cut leaves the dura
   fs.mount();
   CHECK(slurp(fs.path("dir/file")) == "never synced");
   CHECK(slurp(fs.path("link")) == "never synced");
-  struct stat st{};
+  struct stat st {};
   CHECK(::stat(fs.path("dir/file").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0600);
   CHECK(fs.status() == "ops=0 cuts=0 state=on\n");

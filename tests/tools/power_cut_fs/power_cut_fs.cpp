@@ -5,8 +5,9 @@
 //   power_cut_fs BACKING MOUNTPOINT [--trace FILE]
 //
 // Runs in the foreground, single-threaded; SIGTERM/SIGINT, `fusermount3 -u` or `umount`
-// unmount it and end it. The mount has fstype fuse.power_cut_fs, zero attr/entry/negative
-// timeouts and direct_io (no kernel page cache), so the kernel never shows stale data.
+// unmount it and end it (exit code 0). The mount has fstype fuse.power_cut_fs, zero
+// attr/entry/negative timeouts and direct_io (no kernel page cache), so the kernel never
+// shows stale data.
 //
 // Semantics. The whole tree is kept in memory (the live view); a second image, keyed by
 // inode, holds the durable state, and BACKING always holds exactly the durable state.
@@ -23,7 +24,9 @@
 //    is kept at its first place only.)
 //  - A clean unmount makes everything durable, as a clean shutdown would.
 //  - rename supports RENAME_NOREPLACE and RENAME_EXCHANGE. No hard links (EPERM); only
-//    regular files, directories and symlinks; no xattrs; mmap is not supported.
+//    regular files, directories and symlinks; no xattrs; shared mmap is not supported
+//    (private mmap and exec work). fstat of an unlinked file still open gives ESTALE
+//    (libfuse's high-level API has no path for it); read/write/fsync on it work.
 //
 // Control: the file `.power_cut_fs` at the mount root (hidden from readdir, never counted nor
 // traced). Write a command line to it (open O_WRONLY, write, close); it runs before the
@@ -35,8 +38,8 @@
 //   fail-fsync     the next fsync/fdatasync of a file returns EIO and drops that file's
 //                  unsynced data (a retried fsync succeeds, without it); one-shot
 // Unknown commands: EINVAL. Reading it gives `ops=<N> cuts=<C> state=on|off\n`.
-// While off, every operation (except on the control file, and getattr of the root, needed
-// to reach it) returns EIO; handles opened before a cut return EIO for good.
+// While off, every operation (except on the control file, and getattr/access of the root,
+// needed to reach it) returns EIO; handles opened before a cut return EIO for good.
 //
 // Counted operations (the ops= counter; one trace line each with --trace FILE as
 // `<index> <op> <path>` or `<index> rename <from> <to>`, index from 1, restarting on arm):
@@ -85,8 +88,8 @@ struct Node {
   uid_t uid = 0;
   gid_t gid = 0;
   timespec atime{}, mtime{}, ctime{};
-  std::string data;                   // regular file
-  std::string target;                 // symlink
+  std::string data;                    // regular file
+  std::string target;                  // symlink
   std::map<std::string, Id> children;  // directory
   Id parent = 0;
   std::string name;
@@ -101,7 +104,7 @@ struct Durable {
   gid_t gid = 0;
   timespec mtime{};
   std::shared_ptr<const std::string> data;  // null: empty
-  std::uint64_t version = 0;                 // 0: empty
+  std::uint64_t version = 0;                // 0: empty
   std::string target;
   std::map<std::string, Id> children;
 };
@@ -147,16 +150,22 @@ struct State {
 
 State* g = nullptr;
 
-std::string join(const std::string& dir, const std::string& name) { return dir == "/" ? "/" + name : dir + "/" + name; }
+std::string join(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string base_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string base_of(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
 
-bool is_control(const char* path) { return path && std::strcmp(path, "/.power_cut_fs") == 0; }
+bool is_control(const char* path) {
+  return path && std::strcmp(path, "/.power_cut_fs") == 0;
+}
 
 // --- the durable tree and BACKING ---------------------------------------------------------
 
@@ -174,7 +183,8 @@ std::map<std::string, PathEntry> durable_paths() {
     PathEntry e{id, d.mode, d.uid, d.gid, d.mtime, d.version, d.target};
     out.emplace(path, e);
     if (S_ISDIR(d.mode))
-      for (auto c = d.children.rbegin(); c != d.children.rend(); ++c) stack.emplace_back(join(path, c->first), c->second);
+      for (auto c = d.children.rbegin(); c != d.children.rend(); ++c)
+        stack.emplace_back(join(path, c->first), c->second);
   }
   return out;
 }
@@ -323,7 +333,7 @@ void power_cut() {
 
 void load_backing() {
   Node root;
-  struct stat st{};
+  struct stat st {};
   if (::stat(g->backing.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + g->backing);
   root.mode = st.st_mode;
   root.uid = st.st_uid;
@@ -751,7 +761,9 @@ int op_rename(const char* from, const char* to, unsigned int flags) {
   return 0;
 }
 
-int op_link(const char*, const char*) { return -EPERM; }
+int op_link(const char*, const char*) {
+  return -EPERM;
+}
 
 int op_chmod(const char* path, mode_t mode, fuse_file_info* fi) {
   if (is_control(path)) return 0;
@@ -940,14 +952,13 @@ int op_opendir(const char* path, fuse_file_info* fi) {
   return 0;
 }
 
-int op_readdir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_file_info* fi,
-               fuse_readdir_flags) {
+int op_readdir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_file_info* fi, fuse_readdir_flags) {
   if (!g->on) return -EIO;
   Id id;
   if (int e = resolve(path, fi, id)) return -e;
   const Node& n = g->nodes.at(id);
   if (!S_ISDIR(n.mode)) return -ENOTDIR;
-  struct stat st{};
+  struct stat st {};
   fill_stat(id, n, &st);
   filler(buf, ".", &st, 0, static_cast<fuse_fill_dir_flags>(0));
   filler(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
@@ -958,7 +969,9 @@ int op_readdir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_
   return 0;
 }
 
-int op_releasedir(const char* path, fuse_file_info* fi) { return op_release(path, fi); }
+int op_releasedir(const char* path, fuse_file_info* fi) {
+  return op_release(path, fi);
+}
 
 int op_fsyncdir(const char*, int, fuse_file_info* fi) {
   if (!g->on) return -EIO;
@@ -995,7 +1008,9 @@ int op_utimens(const char* path, const timespec tv[2], fuse_file_info* fi) {
   return 0;
 }
 
-void usage() { std::fprintf(stderr, "usage: power_cut_fs BACKING MOUNTPOINT [--trace FILE]\n"); }
+void usage() {
+  std::fprintf(stderr, "usage: power_cut_fs BACKING MOUNTPOINT [--trace FILE]\n");
+}
 
 }  // namespace
 
@@ -1072,8 +1087,8 @@ int main(int argc, char** argv) {
   ops.create = op_create;
   ops.utimens = op_utimens;
 
-  std::vector<std::string> args{argv[0], mountpoint, "-f", "-s", "-o",
-                                "fsname=power_cut_fs,subtype=power_cut_fs,default_permissions"};
+  std::vector<std::string> args{argv[0], mountpoint, "-f",
+                                "-s",    "-o",       "fsname=power_cut_fs,subtype=power_cut_fs,default_permissions"};
   std::vector<char*> fuse_argv;
   for (auto& a : args) fuse_argv.push_back(a.data());
   int rc = fuse_main(static_cast<int>(fuse_argv.size()), fuse_argv.data(), &ops, nullptr);
