@@ -211,6 +211,7 @@ TEST_CASE("power_cut_fs: mounted as fuse.power_cut_fs, the control file is hidde
   CHECK(fs.command("arm 0") == EINVAL);
   CHECK(fs.command("arm x") == EINVAL);
   CHECK(fs.command("cut now") == EINVAL);
+  CHECK(fs.command("arm 3 " + std::to_string(::getpgrp())) == EINVAL);  // the filesystem's own group
   CHECK(fs.status() == "ops=0 cuts=0 state=on\n");
   CHECK(fs.unmount() == 0);
   CHECK_FALSE(listed_in_mounts(fs.path("")));

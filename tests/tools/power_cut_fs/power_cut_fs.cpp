@@ -37,9 +37,9 @@
 //   power-on       state on again (the live view is the durable view)
 //   fail-fsync     the next fsync/fdatasync of a file returns EIO and drops that file's
 //                  unsynced data (a retried fsync succeeds, without it); one-shot
-// Unknown commands: EINVAL. Reading it gives `ops=<N> cuts=<C> state=on|off\n`.
-// While off, every operation (except on the control file, and getattr/access of the root,
-// needed to reach it) returns EIO; handles opened before a cut return EIO for good.
+// Unknown commands, and a PGID that is this filesystem's own group: EINVAL. Reading it gives `ops=<N> cuts=<C>
+// state=on|off\n`. While off, every operation (except on the control file, and getattr/access of the root, needed to
+// reach it) returns EIO; handles opened before a cut return EIO for good.
 //
 // Counted operations (the ops= counter; one trace line each with --trace FILE as
 // `<index> <op> <path>` or `<index> rename <from> <to>`, index from 1, restarting on arm):
@@ -521,6 +521,7 @@ int run_command(const std::string& line) {
         size_t used = 0;
         pgid = std::stoll(extra, &used);
         if (used != extra.size() || pgid < 1) return -EINVAL;
+        if (static_cast<pid_t>(pgid) == ::getpgrp()) return -EINVAL;  // would kill this filesystem
       } catch (...) {
         return -EINVAL;
       }
