@@ -1,12 +1,13 @@
 #include "agent/base/durable_file.h"
 
+#include "agent/base/test_hooks.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -15,19 +16,6 @@ namespace {
 
 std::string failure(const std::string& what, const std::string& path, int error) {
   return what + " " + path + ": " + std::strerror(error);
-}
-
-// KILN_TEST_SKIP_SYNC=1, read once (see the header): tests only.
-bool syncing_skipped() {
-#ifdef KILN_TEST_HOOKS
-  static const bool skipped = [] {
-    const char* value = std::getenv("KILN_TEST_SKIP_SYNC");
-    return value != nullptr && std::string_view(value) == "1";
-  }();
-  return skipped;
-#else
-  return false;
-#endif
 }
 
 std::string parent_of(const std::string& path) {
@@ -85,7 +73,7 @@ std::string write_file_durably(const std::string& path, std::string_view content
 }
 
 int sync_file(int fd) {
-  if (syncing_skipped()) return 0;
+  if (test_hooks::skip_sync()) return 0;
   int result;
   do result = ::fsync(fd);
   while (result != 0 && errno == EINTR);
@@ -93,7 +81,7 @@ int sync_file(int fd) {
 }
 
 int sync_file_data(int fd) {
-  if (syncing_skipped()) return 0;
+  if (test_hooks::skip_sync()) return 0;
   int result;
   do result = ::fdatasync(fd);
   while (result != 0 && errno == EINTR);
@@ -101,7 +89,7 @@ int sync_file_data(int fd) {
 }
 
 std::string sync_folder(const std::string& folder) {
-  if (syncing_skipped()) return "";
+  if (test_hooks::skip_sync()) return "";
   int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return failure("cannot open the folder", folder, errno);
   int synced = sync_file(dir);

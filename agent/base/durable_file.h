@@ -5,9 +5,7 @@
 //
 // Every fsync kiln makes goes through sync_file, sync_file_data and sync_folder below, so
 // that the power-cut test (tests/e2e/power_cut_test.cpp) can turn them all off at once and
-// show that it notices: in builds with KILN_TEST_HOOKS (the default; the portable build
-// that packages ship has it off) the environment variable KILN_TEST_SKIP_SYNC=1 makes them
-// succeed without syncing. Never set it outside that test.
+// show that it notices (KILN_TEST_SKIP_SYNC, agent/base/test_hooks.h).
 #pragma once
 #include <sys/types.h>
 

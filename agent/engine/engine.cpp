@@ -4,6 +4,8 @@
 // compacted journal.
 #include "agent/engine/engine.h"
 
+#include "agent/base/test_hooks.h"
+
 #include <filesystem>
 
 #include "agent/engine/execution.h"
@@ -46,7 +48,7 @@ void start_run(Execution& execution, RunLog& log, const RunOptions& options, con
 // compaction keeps (a step with a large output), is left as it is: reading it back
 // would cost more than it saves.
 void compact_if_worth_it(const Execution& execution, RunJournal& journal, RunLog& log) {
-  if (!execution.journal_error().empty() || journal.bytes() <= kCompactAboveBytes ||
+  if (!execution.journal_error().empty() || journal.bytes() <= test_hooks::compact_above_bytes(kCompactAboveBytes) ||
       execution.droppable_bytes() <= journal.bytes() / 4)
     return;
   std::vector<nlohmann::json> records;
