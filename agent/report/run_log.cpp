@@ -57,13 +57,16 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
   std::error_code ec;
   fs::create_directories(log_directory, ec);
   if (ec) return "cannot create the log directory " + log_directory + ": " + ec.message();
-  if (!existing_folder.empty() && fs::is_directory(existing_folder, ec))
+  // A resumed run goes on in its folder; if that is gone (logs are not synced: a power cut
+  // can take a new folder with it), it gets a new one.
+  const bool reused = !existing_folder.empty() && fs::is_directory(existing_folder, ec);
+  if (reused)
     folder_ = existing_folder;
   else
     folder_ = (fs::absolute(log_directory).lexically_normal() /
                ("TOE_" + format_utc_now("%Y-%m-%d_%H-%M-%S", false) + "_UTC-0_" + folder_safe(execution_id)))
                   .string();
-  if (existing_folder.empty() || folder_ != existing_folder) {
+  if (!reused) {
     // A new folder is always ours: never reuse one that exists (it could hold planted
     // symlinks); a second run with the same id in the same second gets a suffix.
     std::string base = folder_;
@@ -79,7 +82,7 @@ std::string RunLog::open(const std::string& log_directory, const std::string& ex
     if (fd < 0) return "cannot write in the log folder " + folder_ + ": " + std::strerror(errno);
     ::close(fd);
   }
-  if (folder_ == existing_folder) {
+  if (reused) {
     // Resumed: what the folder already holds counts against --max-log-size.
     std::error_code walk;
     for (fs::recursive_directory_iterator it(folder_, walk), end; !walk && it != end; it.increment(walk)) {
