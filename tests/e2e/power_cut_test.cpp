@@ -425,3 +425,37 @@ TEST_CASE("power cut: with syncing turned off in kiln (KILN_TEST_SKIP_SYNC=1) th
   for (const auto& finding : tally.findings) MESSAGE(finding);
   CHECK_FALSE(tally.clean());
 }
+
+TEST_CASE("power cut: an fsync of the journal that fails (EIO) stops the run; the same command resumes it" *
+          KILN_NEEDS_FUSE) {
+  PowerCutFs fs;
+  TempDir dir;
+  std::string ledger = dir.file("ledger"), armed = dir.file("armed");
+  // S3 arms the filesystem's one-shot fsync failure (once): the next fsync kiln makes, the
+  // journal's sync of S3's result, fails with EIO and its unsynced data is dropped.
+  auto step = [&](const std::string& name, const std::string& before = "") {
+    return "      - {name: " + name + ", action: ExecuteBash, inputs: {commands: [\"" + before + "echo " + name +
+           " >> " + ledger + "\"]}}\n";
+  };
+  std::string doc = dir.write(
+      "doc.yml", "name: fsync-eio\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" + step("S1") +
+                     step("S2") +
+                     step("S3", "[ -e " + armed + " ] || { touch " + armed + "; echo fail-fsync > " +
+                                    fs.path(".power_cut_fs") + "; }; ") +
+                     step("S4"));
+  std::vector<std::string> command = {"run", "-d", doc, "-s", fs.path("state"), "-l", dir.file("logs"), "-i", "eio"};
+  auto first = kiln::test::run_kiln(command);
+  INFO(first.out << first.err);
+  CHECK(first.exit_code != 0);
+  CHECK(first.exit_code != 194);
+  CHECK((first.out + first.err).find("cannot flush the state journal") != std::string::npos);
+  CHECK((first.out + first.err).find("Input/output error") != std::string::npos);
+  CHECK(lines_of(ledger) == std::vector<std::string>{"S1", "S2", "S3"});  // S4 did not run
+  MESSAGE("kiln after the failed fsync (exit " << first.exit_code << "):\n" << first.out);
+  // The fsync failed, so S3's result is not assumed kept: the same command runs S3 again
+  // (the one in flight) and goes on; S1 and S2 do not run again.
+  auto second = kiln::test::run_kiln(command);
+  INFO(second.out << second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(lines_of(ledger) == std::vector<std::string>{"S1", "S2", "S3", "S3", "S4"});
+}
