@@ -114,6 +114,9 @@ echo "NEEDED: $needed"
 for lib in libyaml-cpp libre2 libarchive libboost libspdlog libfmt libstdc++ libzstd liblz4 liblzma libbz2 libz.so; do
   case " $needed " in *" $lib"*) fail "$lib is linked dynamically; the portable build links it statically" ;; esac
 done
+# The test hooks (agent/base/test_hooks.h: KILN_TEST_SKIP_SYNC turns every fsync off) are
+# compiled out of what packages ship.
+grep -aq 'KILN_TEST_' "$binary" && fail "the portable kiln has the test hooks compiled in (KILN_TEST_HOOKS must be OFF)"
 ldd "$binary"
 echo "binary size: $(stat -c %s "$binary") bytes unstripped; in the packages (stripped): $(dpkg-deb --fsys-tarfile "$deb" | tar -tvf - ./usr/bin/kiln | awk '{print $3}') bytes"
 
