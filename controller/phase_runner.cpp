@@ -1,5 +1,7 @@
 #include "controller/phase_runner.h"
 
+#include "controller/document_files.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -301,15 +303,18 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
       stop(ExitCode::AgentMissing, "agent missing: no kiln at '" + agent + "' on the target (pass --install PATH)");
       return false;
     }
-    std::vector<std::string> remote_documents;
-    for (const auto& document : options.documents) {
-      std::string remote = work + "/documents/" + std::filesystem::path(document).filename().string();
-      if (TargetStatus copied = target.upload(document, remote); !copied.ok()) {
+    // The documents and the child documents they reference by relative paths, laid out
+    // on the target as here so that those references resolve the same way.
+    DocumentFiles files = document_files(options.documents);
+    for (const auto& warning : files.warnings) out.line("warning: " + warning);
+    for (const auto& file : files.files) {
+      if (TargetStatus copied = target.upload(file.local, work + "/documents/" + file.relative); !copied.ok()) {
         stop(exit_code_for(copied.failure), copied.message);
         return false;
       }
-      remote_documents.push_back(remote);
     }
+    std::vector<std::string> remote_documents;
+    for (const auto& relative : files.documents) remote_documents.push_back(work + "/documents/" + relative);
     PhaseDriver driver(target, options, out, agent, work, remote_documents, run_id);
     for (auto& phase : report.phases) {
       std::string message;

@@ -101,6 +101,38 @@ TEST_CASE("kilnctl ssh: build, validate and test run over one shared connection"
   CHECK(count(read_file(server.log()), "Accepted publickey") == 1);
 }
 
+TEST_CASE("kilnctl ssh: child documents named by relative paths are uploaded in the same layout" * KILN_NEEDS_ROOT *
+          KILN_SKIP_UNLESS(have_sshd(), "needs openssh-server (scripts/setup.sh --tests)")) {
+  TempDir dir;
+  SshdServer server;
+  const std::string ledger = dir.file("ledger");
+  auto execute_document = [](const std::string& name, const std::string& path) {
+    return "      - name: " + name + "\n        action: ExecuteDocument\n        inputs:\n          document: " + path +
+           "\n";
+  };
+  // project/main.yml -> project/parts/child.yml -> shared/leaf.yml (up and across), and an
+  // s3:// child that is not a local file (never run: its step is in a phase not run).
+  std::string main_doc = dir.write(
+      "project/main.yml", "name: Main\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" +
+                              ledger_step(ledger, "main") + execute_document("Child", "parts/child.yml") +
+                              "  - name: test\n    steps:\n" + execute_document("Remote", "s3://bucket/x.yml"));
+  dir.write("project/parts/child.yml", "name: Child\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" +
+                                           ledger_step(ledger, "child") + execute_document("Leaf", "../../shared/leaf.yml"));
+  dir.write("shared/leaf.yml",
+            "name: Leaf\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n" + ledger_step(ledger, "leaf"));
+  auto flags = base_flags(server, dir, main_doc, "children-1");
+  flags.insert(flags.end(), {"--phases", "build"});
+  auto result = kiln::test::run_kilnctl(flags, dir.file("out"));
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(read_file(ledger) == "main\nchild\nleaf\n");
+  // Laid out under the closest folder holding all three, as here.
+  const std::string uploaded = dir.file("remote") + "/children-1/documents/";
+  CHECK(read_file(uploaded + "project/main.yml") == read_file(main_doc));
+  CHECK(std::filesystem::exists(uploaded + "project/parts/child.yml"));
+  CHECK(std::filesystem::exists(uploaded + "shared/leaf.yml"));
+}
+
 TEST_CASE("kilnctl ssh: a reboot request (exit 194) reboots, waits for sshd and resumes" * KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_sshd(), "needs openssh-server (scripts/setup.sh --tests)")) {
   TempDir dir;
