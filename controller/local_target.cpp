@@ -11,10 +11,18 @@ namespace fs = std::filesystem;
 
 TargetStatus copy_file_into(const std::string& from, const std::string& to) {
   std::error_code ec;
+  // Beside the target, then renamed over it: a running kiln binary cannot be written over
+  // ("Text file busy"), but can be replaced.
+  const std::string partial = to + ".kilnctl-upload";
   fs::create_directories(fs::path(to).parent_path(), ec);
-  if (!ec) fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (!ec) fs::permissions(to, fs::status(from).permissions(), ec);
-  if (ec) return TargetStatus::fail(TargetFailure::Other, "cannot copy " + from + " to " + to + ": " + ec.message());
+  if (!ec) fs::copy_file(from, partial, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::permissions(partial, fs::status(from).permissions(), ec);
+  if (!ec) fs::rename(partial, to, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(partial, ignored);
+    return TargetStatus::fail(TargetFailure::Other, "cannot copy " + from + " to " + to + ": " + ec.message());
+  }
   return {};
 }
 

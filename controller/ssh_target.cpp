@@ -93,14 +93,21 @@ class SshTarget final : public Target {
     auto quiet = [](sys::OutputStream, std::string_view) {};
     CommandOutcome made = run("mkdir -p " + shell_quote(parent), quiet);
     if (!made.status.ok()) return made.status;
+    // Beside the target, then renamed over it: a kiln binary that is running there (a
+    // previous run's agent) cannot be written over ("Text file busy"), but can be replaced.
+    const std::string partial = remote_path + ".kilnctl-upload";
     std::vector<std::string> arguments = common_options("-P");
-    arguments.insert(arguments.end(), {"-q", "-p", local_file, destination_ + ":" + remote_path});
+    arguments.insert(arguments.end(), {"-q", "-p", local_file, destination_ + ":" + partial});
     std::string errors;
     CommandOutcome copied =
         spawn("scp", arguments, [&](sys::OutputStream, std::string_view text) { errors.append(text); });
     if (!copied.status.ok()) return copied.status;
     if (copied.exit_code != 0)
       return TargetStatus::fail(TargetFailure::Other, "upload of " + local_file + " failed: " + errors);
+    CommandOutcome renamed = run("mv -f " + shell_quote(partial) + " " + shell_quote(remote_path), quiet);
+    if (!renamed.status.ok()) return renamed.status;
+    if (renamed.exit_code != 0)
+      return TargetStatus::fail(TargetFailure::Other, "upload of " + local_file + ": cannot rename it to " + remote_path);
     return {};
   }
 

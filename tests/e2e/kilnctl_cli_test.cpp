@@ -3,7 +3,12 @@
 // local target end to end (a failing step named in the summary, logs copied back).
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "tests/support/kilnctl_process.h"
 #include "tests/support/test_support.h"
@@ -75,4 +80,36 @@ TEST_CASE("kilnctl cli: the local target runs phases in order and names the fail
     ++folders;
   }
   CHECK(folders == 2);
+}
+
+TEST_CASE("kilnctl cli: --install replaces a kiln binary that is running on the target") {
+  TempDir dir;
+  const std::string work = dir.file("work");
+  const std::string running = work + "/bin/kiln";
+  std::filesystem::create_directories(work + "/bin");
+  std::filesystem::copy_file(KILN_BINARY, running);
+  // A previous run's agent still running from WORK/bin/kiln: writing over it would fail
+  // with "Text file busy".
+  const std::string slow = dir.write(
+      "slow.yml", "name: Slow\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                  "      - name: Wait\n        action: ExecuteBash\n        inputs:\n          commands: [\"sleep 20\"]\n");
+  std::string pid_file = dir.file("running.pid");
+  REQUIRE(std::system((running + " run -d " + slow + " -s " + dir.file("copy-state") + " -l " + dir.file("copy-logs") +
+                       " > /dev/null 2>&1 & echo $! > " + pid_file)
+                          .c_str()) == 0);
+  int copy_pid = std::stoi(read_file(pid_file));
+  for (int i = 0; i < 100 && std::filesystem::read_symlink("/proc/" + std::to_string(copy_pid) + "/exe").string() != running; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string hello = dir.write(
+      "hello.yml", "name: Hello\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+                   "      - name: Hi\n        action: ExecuteBash\n        inputs:\n          commands: [\"echo hi\"]\n");
+  auto result = kiln::test::run_kilnctl({"run", "--target", "local", "-d", hello, "--install", KILN_BINARY,
+                                         "--work-directory", work, "--logs", dir.file("logs"), "-i", "busy-1",
+                                         "--phases", "build"},
+                                        dir.file("out"));
+  ::kill(copy_pid, SIGKILL);
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("Text file busy") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(running + ".kilnctl-upload"));
 }
