@@ -24,22 +24,11 @@
 #include "agent/state/execution_store.h"
 #include "agent/sys/host.h"
 #include "agent/sys/reboot.h"
+#include "agent/sys/stop_signals.h"
 
 namespace kiln {
 namespace {
 
-std::atomic<bool> g_cancel{false};
-
-extern "C" void on_stop_signal(int) { g_cancel.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 std::string absolute(const std::string& path) {
   if (is_remote_location(path)) return path;  // s3://, https://: as given
@@ -366,9 +355,9 @@ int command_run(CliOptions cli) {
   options.actions = &builtin_actions();
   options.plan = &plan;
   RunPersistence persistence{&execution->journal(), execution->resume(), run_header(cli, execution->id(), identity)};
-  install_signal_handlers();
+  sys::StopRequest& stop = sys::install_stop_signal_handlers();
   execution->set_phase(ExecutionPhase::Running);
-  RunOutcome outcome = run_documents(documents, options, &g_cancel, persistence);
+  RunOutcome outcome = run_documents(documents, options, &stop.requested, persistence);
   execution->set_phase(outcome.finished    ? ExecutionPhase::Finished
                        : outcome.rebooting ? ExecutionPhase::AwaitingReboot
                                            : ExecutionPhase::Interrupted);

@@ -2,13 +2,12 @@
 // everything else lives in phase_runner and the targets.
 #include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <set>
 
 #include "agent/sys/host.h"
+#include "agent/sys/stop_signals.h"
 #include "controller/exit_code.h"
 #include "controller/fleet.h"
 #include "controller/options.h"
@@ -17,41 +16,22 @@
 
 namespace {
 
-std::atomic<bool> g_cancel{false};
-std::atomic<int> g_signal{0};
-
-// SIGINT/SIGTERM raise the cancel flag: the running child is stopped (its process group gets
+// SIGINT/SIGTERM raise the stop flag: the running child is stopped (its process group gets
 // SIGTERM, then SIGKILL), the targets unwind (a chroot is unmounted), and kilnctl exits
 // 128 + the signal. A second signal does the same; nothing is killed from the handler.
-void on_signal(int signal_number) {
-  g_signal.store(signal_number);
-  g_cancel.store(true);
-}
-
-void install_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
+kiln::sys::StopRequest* g_stop = nullptr;
 
 std::string check_documents(const std::vector<std::string>& documents) {
-  std::set<std::string> names;
   for (const auto& document : documents) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(document, ec)) return "document " + document + " is not a readable file";
-    if (!names.insert(std::filesystem::path(document).filename().string()).second)
-      return "two documents are named " + std::filesystem::path(document).filename().string() +
-             "; they are uploaded side by side";
   }
   return {};
 }
 
 int exit_status(kiln::ctl::ExitCode code) {
-  if (code == kiln::ctl::ExitCode::Interrupted || g_cancel.load())
-    return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+  if (code == kiln::ctl::ExitCode::Interrupted || (g_stop && g_stop->requested.load()))
+    return 128 + (g_stop && g_stop->signal.load() ? g_stop->signal.load() : SIGINT);
   return kiln::ctl::to_int(code);
 }
 
@@ -60,13 +40,13 @@ int exit_status(kiln::ctl::ExitCode code) {
 int run_fleet_command(const kiln::ctl::RunOptions& options) {
   using namespace kiln::ctl;
   std::string error;
-  std::vector<FleetEntry> entries = read_fleet(options.targets_file, options, &g_cancel, error);
+  std::vector<FleetEntry> entries = read_fleet(options.targets_file, options, &g_stop->requested, error);
   if (!error.empty()) {
     std::cerr << "kilnctl: " << error << "\n";
     return to_int(ExitCode::Usage);
   }
   const std::string run_id = options.execution_id.empty() ? kiln::sys::random_uuid() : options.execution_id;
-  std::vector<TargetReport> reports = run_fleet(entries, options.parallel, run_id, &g_cancel);
+  std::vector<TargetReport> reports = run_fleet(entries, options.parallel, run_id, &g_stop->requested);
   std::vector<ExitCode> codes;
   std::string summaries;
   for (const auto& report : reports) {
@@ -111,10 +91,10 @@ int main(int argc, char** argv) {
     std::cerr << "kilnctl: --install " << options.install << " is not a file\n";
     return to_int(ExitCode::Usage);
   }
-  install_signal_handlers();
+  g_stop = &kiln::sys::install_stop_signal_handlers();
   std::string error;
   if (!options.targets_file.empty()) return run_fleet_command(options);
-  std::unique_ptr<Target> target = make_target(options.target, options, &g_cancel, error);
+  std::unique_ptr<Target> target = make_target(options.target, options, &g_stop->requested, error);
   if (!target) {
     std::cerr << "kilnctl: " << error << "\n";
     return to_int(ExitCode::Usage);
