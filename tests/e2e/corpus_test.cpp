@@ -6,27 +6,15 @@
 #include <regex>
 #include <sstream>
 
+#include "tests/support/corpus_table.h"
 #include "tests/support/test_support.h"
 
 namespace {
 
-struct CorpusRow {
-  std::string file, verdict, platform, line, reason;
-};
+using kiln::test::CorpusRow;
 
 std::vector<CorpusRow> read_corpus(const std::string& table = "corpus.tsv") {
-  std::ifstream in(std::string(KILN_CORPUS_DIR) + "/" + table);
-  std::vector<CorpusRow> rows;
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream s(line);
-    std::string cell;
-    while (std::getline(s, cell, '\t')) cells.push_back(cell);
-    if (cells.size() >= 5) rows.push_back({cells[0], cells[1], cells[2], cells[3], cells[4]});
-  }
-  return rows;
+  return kiln::test::read_corpus_table(std::string(KILN_CORPUS_DIR) + "/" + table);
 }
 
 }  // namespace

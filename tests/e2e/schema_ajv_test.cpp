@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "agent/sys/process.h"
+#include "tests/support/corpus_table.h"
 #include "tests/support/skip.h"
 #include "tests/support/test_support.h"
 
@@ -96,17 +97,8 @@ struct Document {
 
 std::vector<Document> read_table(const std::string& table, const std::string& folder) {
   std::vector<Document> out;
-  std::ifstream in(table);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream s(line);
-    std::string cell;
-    while (std::getline(s, cell, '\t')) cells.push_back(cell);
-    if (cells.size() < 3) continue;
-    out.push_back({folder + "/" + cells[0], cells[2] == "windows" ? "windows" : "linux"});
-  }
+  for (const auto& row : kiln::test::read_corpus_table(table))
+    out.push_back({folder + "/" + row.file, row.platform == "windows" ? "windows" : "linux"});
   return out;
 }
 
