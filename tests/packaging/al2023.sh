@@ -33,19 +33,9 @@ tgz="$(realpath "$2")"
 here="$(cd "$(dirname "$0")" && pwd)"
 example="$here/../../examples/hello-world.yml"
 
-skip() {
-  if [ "${CI:-}" = "true" ]; then
-    echo "al2023 test: FAILED: $1 (nothing may be skipped in CI)" >&2
-    exit 1
-  fi
-  echo "SKIPPED: $1"
-  exit 0
-}
-fail() {
-  echo "al2023 test: FAILED: $*" >&2
-  exit 1
-}
-step() { echo "== al2023: $*"; }
+TEST_NAME="al2023 test" STEP_NAME=al2023
+# shellcheck source=tests/packaging/lib.sh
+. "$here/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (chroots)"
 for tool in curl jq sha256sum readelf chroot; do

@@ -22,19 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 
-skip() {
-  if [ "${CI:-}" = "true" ]; then
-    echo "packaging test: FAILED: $1 (nothing may be skipped in CI)" >&2
-    exit 1
-  fi
-  echo "SKIPPED: $1"
-  exit 0
-}
-fail() {
-  echo "packaging test: FAILED: $*" >&2
-  exit 1
-}
-step() { echo "== packaging: $*"; }
+TEST_NAME="packaging test" STEP_NAME=packaging
+# shellcheck source=tests/packaging/lib.sh
+. "$repo/tests/packaging/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs the .deb, chroots)"
 for tool in dpkg-deb dpkg-shlibdeps rpm rpmbuild debootstrap help2man objdump chroot; do
