@@ -146,7 +146,7 @@ std::string fetched_log_folder(const std::string& logs, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("fleet integrations: the Ansible role runs the phases on two sshd targets, rides a reboot and fetches the logs" *
+TEST_CASE("fleet integrations: the Ansible role runs the phases on two sshd targets: a reboot ridden through and the logs fetched" *
           KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_ansible_and_sshd(), "needs ansible-core and openssh-server (scripts/setup.sh --tests)")) {
   Fleet fleet(2);
@@ -182,7 +182,7 @@ TEST_CASE("fleet integrations: the Ansible role runs the phases on two sshd targ
   }
 }
 
-TEST_CASE("fleet integrations: the Ansible role fails the play when a step fails, after fetching the logs" *
+TEST_CASE("fleet integrations: the Ansible role fails the play when a step fails and fetches the logs first" *
           KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_ansible_and_sshd(), "needs ansible-core and openssh-server (scripts/setup.sh --tests)")) {
   Fleet fleet(1);

@@ -242,7 +242,7 @@ TEST_CASE("fleet integrations: the SSM document's command runs kiln; after exit 
   CHECK(read_file(ledger) == "Before\nAfter\nCheck\nTest\nBefore\nAfter\nCheck\nTest\n");
 }
 
-TEST_CASE("fleet integrations: the SSM document's command passes a failure on, and SSM does not run it again") {
+TEST_CASE("fleet integrations: the SSM document's command passes a failure on and SSM does not run it again") {
   TempDir dir;
   const json document = load_json();
   SsmStandIn ssm(document, dir.file("instance"));
