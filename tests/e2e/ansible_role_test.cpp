@@ -66,7 +66,13 @@ class Fleet {
       t.reboots = dir.file(t.name + "-reboots");
       t.boot_id = dir.file(t.name + "-boot-id");
       t.ledger = dir.file(t.name + "-ledger");
-      t.reboot_command = t.server->reboot_script(t.reboots, 1.0, t.boot_id);
+      // Ansible runs commands on a pty (ssh -tt): when the session ends, the hangup (SIGHUP)
+      // can reach the stand-in's detached shell before it has called setsid, on a loaded
+      // machine, and no reboot happens. A real reboot command does not care; the stand-in is
+      // started with SIGHUP ignored (inherited through exec and fork).
+      const std::string stand_in = t.server->reboot_script(t.reboots, 1.0, t.boot_id);
+      t.reboot_command = dir.write(t.name + "-reboot.sh", "#!/bin/sh\ntrap '' HUP\nexec " + stand_in + " \"$@\"\n");
+      std::filesystem::permissions(t.reboot_command, std::filesystem::perms::owner_all);
       targets_.push_back(std::move(t));
     }
     std::filesystem::create_directories(dir.file("home"));

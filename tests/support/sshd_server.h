@@ -151,9 +151,7 @@ class SshdServer {
   // A stand-in for `shutdown -r now`: returns at once (as the real one does), then, detached,
   // kills every connection with all it started (an agent still running dies as in a reboot),
   // stops sshd and starts it again after `down_seconds` (< 0: never: a machine that does not
-  // come back). The detached shell is normally no longer below sshd by then (its parent has
-  // exited); on a loaded machine it may still be, so it spares itself ($$) while killing the
-  // tree, else it would kill itself before stopping sshd and no reboot would happen.
+  // come back). The detached shell is no longer below sshd by then: its parent has exited.
   // With `boot_id_file`, a stand-in for /proc/sys/kernel/random/boot_id: written now when
   // missing, and rewritten with a new value just before sshd starts again (what Ansible's
   // reboot module reads through boot_time_command to see that the machine rebooted).
@@ -170,7 +168,7 @@ class SshdServer {
     std::string body = "#!/bin/sh\necho reboot >> '" + marker + "'\nsetsid sh -c '\n  sleep 0.3\n  pid=$(cat " +
                        pid_file() +
                        ")\n"
-                       "  tree() { [ $1 = $$ ] && return; for c in $(pgrep -P $1); do tree $c; done; kill -9 $1; }\n"
+                       "  tree() { for c in $(pgrep -P $1); do tree $c; done; kill -9 $1; }\n"
                        "  for c in $(pgrep -P $pid); do tree $c; done\n  kill $pid\n" +
                        restart + "' </dev/null >/dev/null 2>&1 &\nexit 0\n";
     scratch_.write("reboot.sh", body);
