@@ -12,6 +12,9 @@ install(CODE "file(CREATE_LINK kiln \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${C
 # kilnctl (controller/) installs itself, its man page and completion in CMakeLists.txt's
 # kilnctl block, after this file (it needs KILN_PACKAGE_DOCS and HELP2MAN from here).
 install(DIRECTORY schemas/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/schemas)
+# Fleet integrations (docs/fleets.md): the Ansible role and the SSM Command document.
+install(DIRECTORY packaging/ansible/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/ansible)
+install(DIRECTORY packaging/ssm/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/ssm)
 install(FILES examples/hello-world.yml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # A template for the boot trigger that `kiln run --reboot-mode system` writes per state

@@ -148,7 +148,8 @@ lock=(-o DPkg::Lock::Timeout=300)
 apt-get install "${lock[@]}" -y -q --no-install-recommends "$deb" >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get install $deb"; }
 installed=$(dpkg -L kiln | sort)
 for f in /usr/bin/kiln /usr/bin/awstoe /usr/lib/systemd/system/kiln-resume.service /usr/share/kiln/schemas/component.schema.json \
-         /usr/share/kiln/schemas/kiln-component.schema.json /usr/share/kiln/schemas/actions/ExecuteBash.json /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright; do
+         /usr/share/kiln/schemas/kiln-component.schema.json /usr/share/kiln/schemas/actions/ExecuteBash.json /usr/share/doc/kiln/examples/hello-world.yml /usr/share/doc/kiln/copyright \
+         /usr/share/kiln/ansible/roles/kiln/tasks/main.yml /usr/share/kiln/ssm/kiln-run-component.json; do
   [ -e "$f" ] || fail "$f is not installed"
 done
 [ "$(readlink /usr/bin/awstoe)" = kiln ] || fail "/usr/bin/awstoe is not a symlink to kiln"

@@ -152,11 +152,19 @@ class SshdServer {
   // kills every connection with all it started (an agent still running dies as in a reboot),
   // stops sshd and starts it again after `down_seconds` (< 0: never: a machine that does not
   // come back). The detached shell is no longer below sshd by then: its parent has exited.
-  std::string reboot_script(const std::string& marker, double down_seconds = 1.0) const {
+  // With `boot_id_file`, a stand-in for /proc/sys/kernel/random/boot_id: written now when
+  // missing, and rewritten with a new value just before sshd starts again (what Ansible's
+  // reboot module reads through boot_time_command to see that the machine rebooted).
+  std::string reboot_script(const std::string& marker, double down_seconds = 1.0,
+                            const std::string& boot_id_file = "") const {
     std::string path = scratch_.file("reboot.sh");
     std::string restart;
+    if (!boot_id_file.empty() && !std::filesystem::exists(boot_id_file))
+      std::ofstream(boot_id_file) << "boot-first\n";
     if (down_seconds >= 0)
-      restart = "  sleep " + std::to_string(down_seconds) + "\n  " + kSshd + " -f " + config() + " -E " + log() + "\n";
+      restart = "  sleep " + std::to_string(down_seconds) + "\n" +
+                (boot_id_file.empty() ? "" : "  echo boot-$(date +%s%N) > " + boot_id_file + "\n") + "  " + kSshd +
+                " -f " + config() + " -E " + log() + "\n";
     std::string body = "#!/bin/sh\necho reboot >> '" + marker + "'\nsetsid sh -c '\n  sleep 0.3\n  pid=$(cat " +
                        pid_file() +
                        ")\n"
