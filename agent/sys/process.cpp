@@ -193,9 +193,11 @@ int configure_attributes(posix_spawnattr_t* attr) {
 // is already in place when it is overwritten; spawn_child keeps the passed one itself
 // off that number.
 int configure_file_actions(posix_spawn_file_actions_t* actions, int stdout_fd, int stderr_fd, int passed_fd,
-                           const std::string& working_directory) {
+                           const std::string& working_directory, const std::string& stdin_file) {
   FirstError error;
-  if (int null_fd = dev_null(); null_fd >= 0)
+  if (!stdin_file.empty())
+    error(::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, stdin_file.c_str(), O_RDONLY, 0));
+  else if (int null_fd = dev_null(); null_fd >= 0)
     error(::posix_spawn_file_actions_adddup2(actions, null_fd, STDIN_FILENO));
   else
     error(::posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0));
@@ -230,7 +232,7 @@ int spawn_child(const ProcessSpec& spec, int stdout_fd, int stderr_fd, pid_t& pi
     if (!moved_passed_fd) return errno;
     passed_fd = moved_passed_fd.get();
   }
-  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, passed_fd, spec.working_directory); rc != 0)
+  if (int rc = configure_file_actions(actions.get(), stdout_fd, stderr_fd, passed_fd, spec.working_directory, spec.stdin_file); rc != 0)
     return rc;
 
   std::vector<std::string> argv_strings;

@@ -26,6 +26,9 @@ struct ProcessSpec {
   // other child, spawned meanwhile by another thread, inherits it. ExecuteBash hands a
   // script that holds a secret to bash this way (/dev/fd/3), never through a file.
   int passed_fd = -1;
+  // The child's stdin: this file, opened read-only (empty: /dev/null). kilnctl streams an
+  // upload through one ssh session this way.
+  std::string stdin_file;
 };
 
 // The number under which the child sees ProcessSpec::passed_fd.

@@ -407,8 +407,16 @@ TEST_CASE("power cut: at hundreds of seeded points kiln loses no finished step a
   MESSAGE("power cuts: " << tally.cuts << " in " << tally.runs << " runs, " << tally.kinds.size()
                          << " kinds of point; lost " << tally.lost << ", repeated " << tally.repeated
                          << ", wrong status " << tally.wrong_status << ", unreadable " << tally.unreadable);
+  std::string kinds;
+  for (const auto& kind : tally.kinds) kinds += (kinds.empty() ? "" : ", ") + kind;
+  MESSAGE("kinds of point: " << kinds);
   for (const auto& finding : tally.findings) MESSAGE(finding);
   CHECK(tally.cuts >= goal);
+  // The points the issue names: between a journal write and its sync, inside compaction,
+  // while the resume trigger and the status file are written.
+  for (const char* kind : {"journal write", "journal fdatasync", "compaction rename", "resume trigger create",
+                           "status file fsync"})
+    CHECK_MESSAGE(tally.kinds.count(kind) == 1, "no cut at a " << kind);
   CHECK(tally.kinds.size() >= 8);
   CHECK(tally.lost == 0);
   CHECK(tally.repeated == 0);
