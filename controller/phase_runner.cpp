@@ -167,7 +167,7 @@ class PhaseDriver {
         continue;
       }
       if (outcome.exit_code == 127) {
-        message = "no kiln agent at " + agent_ + " on the target";
+        message = "agent missing: no kiln at '" + agent_ + "' on the target (pass --install PATH)";
         return finish(ExitCode::AgentMissing);
       }
       // 2 is also what a second kiln gets while the first still holds the execution's lock
@@ -293,16 +293,8 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
         return false;
       }
     }
-    CommandOutcome found =
-        target.run("command -v " + shell_quote(agent) + " >/dev/null", [](sys::OutputStream, std::string_view) {});
-    if (!found.status.ok()) {
-      stop(exit_code_for(found.status.failure), found.status.message);
-      return false;
-    }
-    if (found.exit_code != 0) {
-      stop(ExitCode::AgentMissing, "agent missing: no kiln at '" + agent + "' on the target (pass --install PATH)");
-      return false;
-    }
+    // A missing agent is found by the first phase (the shell's 127), not by a check of its
+    // own: one ssh session less per run.
     // The documents and the child documents they reference by relative paths, laid out
     // on the target as here so that those references resolve the same way.
     DocumentFiles files = document_files(options.documents);
@@ -321,7 +313,7 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
       ExitCode code = driver.run(phase, message);
       if (code != ExitCode::Success) {
         stop(code, message);
-        return true;  // the agent ran: its logs are worth fetching
+        return code != ExitCode::AgentMissing;  // the agent ran: its logs are worth fetching
       }
     }
     return true;
