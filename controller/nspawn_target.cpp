@@ -149,6 +149,7 @@ class NspawnTarget final : public Target {
   void disconnect() override {
     if (nspawn_ <= 0) return;
     if (container_alive()) {
+      settle_entered_processes();
       ::kill(nspawn_, SIGTERM);
       const auto deadline = Clock::now() + std::chrono::seconds(30);
       while (container_alive() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -170,6 +171,50 @@ class NspawnTarget final : public Target {
     spec.kill_grace = std::chrono::milliseconds(5000);  // kiln records the interruption on SIGTERM
     spec.timeout = timeout;
     return sys::run_process(spec, sink, cancel_);
+  }
+
+  // Processes in the container's PID namespace that do not descend from its PID 1: what
+  // nsenter started (a kiln still finishing after SIGTERM). systemd's final SIGTERM round
+  // cannot reap those (their parent is out here) and waits 10 s for them, so they are given
+  // up to 5 s to end on their own (kiln records an interruption), then SIGKILLed.
+  std::vector<pid_t> entered_processes() {
+    std::vector<pid_t> found;
+    std::error_code ec;
+    const std::string namespace_id = link_target("/proc/" + std::to_string(leader_) + "/ns/pid");
+    if (leader_ <= 0 || namespace_id.empty()) return found;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_t pid = std::atoi(name.c_str());
+      if (pid == leader_ || link_target(entry.path().string() + "/ns/pid") != namespace_id) continue;
+      pid_t up = pid;
+      for (int depth = 0; depth < 64 && up > 1 && up != leader_; ++depth) up = parent_of(up);
+      if (up != leader_) found.push_back(pid);
+    }
+    return found;
+  }
+
+  void settle_entered_processes() {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    std::vector<pid_t> left = entered_processes();
+    while (!left.empty() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      left = entered_processes();
+    }
+    for (pid_t pid : left) ::kill(pid, SIGKILL);
+  }
+
+  static std::string link_target(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::read_symlink(path, ec).string();
+  }
+
+  static pid_t parent_of(pid_t pid) {
+    std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("PPid:", 0) == 0) return std::atoi(line.c_str() + 5);
+    return 0;
   }
 
   // Whether systemd-nspawn still runs (reaps it and keeps its exit status when not).
