@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/phase_runner.h"  // Printer
 #include "controller/target_kinds.h"
 
 namespace kiln::ctl {
@@ -60,10 +61,12 @@ std::string seconds_text(Clock::duration duration) {
 
 class NspawnTarget final : public Target {
  public:
-  NspawnTarget(std::string root, std::string reboot_mode, const std::atomic<bool>* cancel)
+  NspawnTarget(std::string root, std::string reboot_mode, std::chrono::seconds boot_timeout,
+               const std::atomic<bool>* cancel)
       : root_(std::move(root)),
         name_(std::filesystem::path(root_).filename().string()),
         reboot_mode_(std::move(reboot_mode)),
+        boot_timeout_(boot_timeout),
         cancel_(cancel) {
     if (name_.empty()) name_ = "root";
   }
@@ -82,7 +85,8 @@ class NspawnTarget final : public Target {
         ::access((root_ + "/usr/lib/systemd/systemd").c_str(), X_OK) != 0)
       return TargetStatus::fail(TargetFailure::Other, root_ + " has no systemd (/lib/systemd/systemd) to boot");
     int reboots = 0;
-    return boot_until_running(std::chrono::seconds(600), [](std::string_view) {}, reboots, true);
+    Printer out(name_);
+    return boot_until_running(boot_timeout_, [&](std::string_view text) { out.line(text); }, reboots);
   }
 
   CommandOutcome run(const std::string& command, const sys::OutputSink& sink) override {
@@ -131,7 +135,7 @@ class NspawnTarget final : public Target {
                                                           std::to_string(exit_status_) + ") instead of rebooting");
     ++reboots;
     progress("the container rebooted (down in " + seconds_text(Clock::now() - went) + "); booting it again");
-    return boot_until_running(timeout, progress, reboots, false);
+    return boot_until_running(timeout, progress, reboots);
   }
 
   // After a lost command: if the container went down, boot it again.
@@ -140,7 +144,7 @@ class NspawnTarget final : public Target {
     reap(false);
     int reboots = 0;
     progress("the container is down; booting it again");
-    return boot_until_running(timeout, progress, reboots, false);
+    return boot_until_running(timeout, progress, reboots);
   }
 
   // Powers the container off: SIGTERM makes systemd-nspawn halt it in order; SIGKILL to
@@ -280,7 +284,7 @@ class NspawnTarget final : public Target {
     std::vector<char*> argv;
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
-    int log = ::open(console_log_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    int log = ::open(console_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t child = ::fork();
     if (child == 0) {
@@ -331,8 +335,7 @@ class NspawnTarget final : public Target {
   // Boots the root and waits until systemd says running (or degraded). If the container
   // reboots on its own before that (a resume unit that asks for another reboot), it is
   // booted again and `reboots` counts it.
-  TargetStatus boot_until_running(std::chrono::seconds timeout, const ProgressSink& progress, int& reboots,
-                                  bool first) {
+  TargetStatus boot_until_running(std::chrono::seconds timeout, const ProgressSink& progress, int& reboots) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       const auto started = Clock::now();
@@ -378,7 +381,6 @@ class NspawnTarget final : public Target {
           text += "; failed units: " + trim(failed);
         }
         progress(text);
-        if (first) std::printf("[%s] %s\n", name_.c_str(), text.c_str()), std::fflush(stdout);
         return {};
       }
       reap(true);
@@ -394,6 +396,7 @@ class NspawnTarget final : public Target {
   std::string root_;
   std::string name_;
   std::string reboot_mode_;
+  std::chrono::seconds boot_timeout_;
   const std::atomic<bool>* cancel_;
   std::string nspawn_tool_, nsenter_tool_;
   std::string console_log_;
@@ -406,8 +409,8 @@ class NspawnTarget final : public Target {
 }  // namespace
 
 std::unique_ptr<Target> make_nspawn_target(const std::string& root, const std::string& reboot_mode,
-                                           const std::atomic<bool>* cancel) {
-  return std::make_unique<NspawnTarget>(root, reboot_mode, cancel);
+                                           std::chrono::seconds boot_timeout, const std::atomic<bool>* cancel) {
+  return std::make_unique<NspawnTarget>(root, reboot_mode, boot_timeout, cancel);
 }
 
 }  // namespace kiln::ctl

@@ -55,7 +55,9 @@ std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& o
       error = kind + " target: '" + spec.substr(kind.size() + 1) + "' cannot be used as a root";
       return nullptr;
     }
-    if (nspawn) return make_nspawn_target(root, options.reboot_mode.empty() ? "system" : options.reboot_mode, cancel);
+    if (nspawn)
+      return make_nspawn_target(root, options.reboot_mode.empty() ? "system" : options.reboot_mode,
+                                std::chrono::seconds(options.reboot_timeout_seconds), cancel);
     return make_chroot_target(root, cancel);
   }
   if (spec.rfind("ssh://", 0) == 0) {
