@@ -263,8 +263,9 @@ class PhaseDriver {
           return ExitCode::Success;
         }
         report.status = PhaseStatus::Failed;
-        message = "phase " + report.phase + ": execution " + execution_id + " is " +
-                  (status.empty() ? std::string("unknown to kiln status") : status) + " after a reboot";
+        message = "phase " + report.phase + " " +
+                  (status.empty() ? std::string("unknown to kiln status") : "ended '" + status + "'") +
+                  " after a reboot (execution " + execution_id + ")";
         return ExitCode::Failed;
       }
     }

@@ -258,7 +258,37 @@ TEST_CASE("kilnctl nspawn: --reboot-mode exit: kilnctl reboots the container and
   CHECK(nspawn_processes(root.path()).empty());
 }
 
-TEST_CASE("kilnctl nspawn: SIGINT mid-step exits 130 and leaves nothing mounted or running" * KILN_NEEDS_ROOT *
+TEST_CASE("kilnctl nspawn: a step failing after the reboot fails the phase and names the step" * KILN_NEEDS_ROOT *
+          KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
+  REQUIRE(ensure_cached_root());
+  ExtractedRoot root;
+  REQUIRE(root.ok());
+  TempDir dir;
+  const std::string document = dir.write(
+      "fail.yml",
+      "name: FailAfter\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
+      "      - name: RebootNow\n        action: Reboot\n"
+      "      - name: Broken\n        action: ExecuteBash\n        inputs:\n          commands:\n"
+      "            - exit 3\n"
+      "  - name: test\n    steps:\n"
+      "      - name: Never\n        action: ExecuteBash\n        inputs:\n          commands:\n"
+      "            - touch /never\n");
+  kiln::test::KilnctlProcess kilnctl({"run", "--target", "nspawn:" + root.path(), "--documents", document, "--phases",
+                                      "build,test", "--install", KILN_BINARY, "--logs", dir.file("logs")},
+                                     dir.file("out"));
+  const int exit_code = kilnctl.wait(std::chrono::seconds(300));
+  const std::string output = kilnctl.output();
+  INFO(output);
+  CHECK(exit_code == 1);
+  CHECK(output.find("phase build ended 'failed' after a reboot") != std::string::npos);
+  CHECK(output.find("build.Broken") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(root.path() + "/never"));
+  CHECK(nspawn_processes(root.path()).empty());
+  CHECK(mounts_under(root.path()).empty());
+}
+
+TEST_CASE("kilnctl nspawn: SIGINT or SIGTERM mid-step exits 130/143 and leaves nothing mounted or running" *
+          KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
   REQUIRE(ensure_cached_root());
   ExtractedRoot root;
@@ -269,18 +299,25 @@ TEST_CASE("kilnctl nspawn: SIGINT mid-step exits 130 and leaves nothing mounted 
                 "name: Slow\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
                 "      - name: Slow\n        action: ExecuteBash\n        inputs:\n          commands:\n"
                 "            - echo SlowStart >> /ledger\n            - sleep 120\n");
+  int signal_number = SIGINT;
+  SUBCASE("SIGINT") {
+    signal_number = SIGINT;
+  }
+  SUBCASE("SIGTERM") {
+    signal_number = SIGTERM;
+  }
   kiln::test::KilnctlProcess kilnctl({"run", "--target", "nspawn:" + root.path(), "--documents", document, "--phases",
                                       "build", "--install", KILN_BINARY, "--logs", dir.file("logs")},
                                      dir.file("out"));
   REQUIRE(kiln::test::wait_for_text(root.path() + "/ledger", "SlowStart", std::chrono::seconds(120)));
   CHECK(nspawn_processes(root.path()).size() >= 1);
   const auto sent = std::chrono::steady_clock::now();
-  kilnctl.signal(SIGINT);
+  kilnctl.signal(signal_number);
   int exit_code = kilnctl.wait(std::chrono::seconds(60));
   INFO(kilnctl.output());
-  CHECK(exit_code == 130);
+  CHECK(exit_code == 128 + signal_number);
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
-  MESSAGE("SIGINT to exit (container powered off): " << took << " s");
+  MESSAGE("signal " << signal_number << " to exit (container powered off): " << took << " s");
   CHECK(took < 10);
   CHECK(mounts_under(root.path()).empty());
   CHECK(nspawn_processes(root.path()).empty());
