@@ -310,17 +310,17 @@ class NspawnTarget final : public Target {
   // The container's PID 1 as seen here: a child of systemd-nspawn whose innermost pid is 1.
   pid_t find_leader() {
     std::error_code ec;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(nspawn_) + "/task", ec)) {
-      std::istringstream children(read_text(task.path().string() + "/children"));
-      pid_t pid = 0;
-      while (children >> pid) {
-        std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
-        std::string line;
-        while (std::getline(status, line)) {
-          if (line.rfind("NSpid:", 0) != 0) continue;
-          auto last = line.find_last_of(" \t");
-          if (last != std::string::npos && line.substr(last + 1) == "1") return pid;
-        }
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_t pid = std::atoi(name.c_str());
+      if (parent_of(pid) != nspawn_) continue;
+      std::istringstream status(read_text(entry.path().string() + "/status"));
+      std::string line;
+      while (std::getline(status, line)) {
+        if (line.rfind("NSpid:", 0) != 0) continue;
+        auto last = line.find_last_of(" \t");
+        if (last != std::string::npos && line.substr(last + 1) == "1") return pid;
       }
     }
     return -1;
