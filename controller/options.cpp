@@ -32,7 +32,8 @@ std::string set_int(int& out, const std::string& value, std::string_view name, i
 }
 
 const OptionSpec kRunOptions[] = {
-    {"target", 0, "TARGET", "where to run: local, chroot:/path/to/root or ssh://user@host[:port]", "",
+    {"target", 0, "TARGET", "where to run: local, chroot:/path/to/root, nspawn:/path/to/root (booted with systemd-nspawn) or "
+     "ssh://user@host[:port]", "",
      [](RunOptions& o, const std::string& v) {
        o.target = v;
        return std::string();
@@ -91,6 +92,16 @@ const OptionSpec kRunOptions[] = {
     {"reboot-command", 0, "CMD", "what reboots an ssh target (run there by sh -c)", "shutdown -r now",
      [](RunOptions& o, const std::string& v) {
        o.reboot_command = v;
+       return std::string();
+     }},
+    {"reboot-mode", 0, "MODE",
+     "who reboots when the agent asks: system (the agent reboots the nspawn container itself and its resume unit "
+     "goes on at boot; kilnctl waits, boots it again and follows the execution) or exit (the agent exits 194 and "
+     "kilnctl reboots the target); only nspawn targets take system",
+     "system for nspawn, else exit",
+     [](RunOptions& o, const std::string& v) {
+       if (v != "system" && v != "exit") return "--reboot-mode: '" + v + "' is not system or exit";
+       o.reboot_mode = v;
        return std::string();
      }},
     {"reboot-timeout", 0, "SECONDS", "how long to wait for the target to come back", "600",
@@ -172,10 +183,11 @@ const OptionSpec* find_short(char name) {
 
 std::string overview_help() {
   return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
-         "Run kiln component documents on a target (this machine, a chroot, or a host\n"
-         "over SSH): upload them, run each phase as its own `kiln run --reboot-mode\n"
-         "exit`, reboot the target and resume when the agent asks for it (exit 194) or\n"
-         "the connection drops, then copy the log folders back and print a summary.\n"
+         "Run kiln component documents on a target (this machine, a chroot, a booted\n"
+         "nspawn container, or a host over SSH): upload them, run each phase as its\n"
+         "own `kiln run`, reboot the target and resume when the agent asks for it\n"
+         "(exit 194) or the connection drops, then copy the log folders back and print\n"
+         "a summary.\n"
          "\n"
          "Commands:\n"
          "  run                           run phases on a target\n"
@@ -187,6 +199,7 @@ std::string overview_help() {
          "Examples:\n"
          "  kilnctl run --target ssh://root@10.0.0.5 -d build.yml --identity ~/.ssh/id\n"
          "  kilnctl run --target chroot:/srv/roots/bookworm -d build.yml --install ./kiln\n"
+         "  kilnctl run --target nspawn:/srv/roots/bookworm -d build.yml --install ./kiln\n"
          "  kilnctl run --target local -d build.yml -p build,test\n"
          "  kilnctl run --targets hosts.txt --parallel 8 -d build.yml --install ./kiln\n"
          "\n" +
@@ -197,10 +210,14 @@ std::string run_help() {
   return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
          "  or:  kilnctl run --targets FILE [--parallel N] --documents LIST [OPTIONS]\n"
          "Upload the documents (and with --install the kiln binary) to the target, then\n"
-         "run each phase as `kiln run --phases P --execution-id ID-P --reboot-mode exit`.\n"
+         "run each phase as `kiln run --phases P --execution-id ID-P --reboot-mode exit`\n"
+         "(nspawn: --reboot-mode system unless told otherwise, see below).\n"
          "When kiln exits 194 the target is rebooted (ssh: --reboot-command, then wait\n"
-         "until ssh answers; chroot: leave and re-enter the root) and the same command\n"
-         "runs again, so kiln resumes; a dropped connection is resumed the same way.\n"
+         "until ssh answers; chroot: leave and re-enter the root; nspawn: reboot the\n"
+         "container) and the same command runs again, so kiln resumes; a dropped\n"
+         "connection is resumed the same way. nspawn targets run kiln with\n"
+         "--reboot-mode system by default: kiln reboots the container itself, its\n"
+         "resume unit goes on at boot, and kilnctl follows it with `kiln status`.\n"
          "\n"
          "Options:\n" +
          option_lines() +

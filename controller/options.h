@@ -9,7 +9,7 @@
 namespace kiln::ctl {
 
 struct RunOptions {
-  std::string target;                  // local | chroot:/root | ssh://user@host[:port]
+  std::string target;                  // local | chroot:/root | nspawn:/root | ssh://user@host[:port]
   std::string targets_file;            // --targets FILE: one target per line (exactly one of the two)
   int parallel = 4;                    // --targets: at most this many targets at once
   std::vector<std::string> documents;  // local paths
@@ -21,6 +21,7 @@ struct RunOptions {
   std::string logs = "kilnctl-logs";  // log folders land in LOGS/<target-name>/
   std::string work_directory = "/var/lib/kiln/kilnctl";  // on the target
   std::string reboot_command = "shutdown -r now";        // run on an ssh target
+  std::string reboot_mode;  // nspawn: "system" (default) or "exit"; the other targets: "exit" only
   int reboot_timeout_seconds = 600;
   int max_reboots = 10;                  // reboots plus reconnects per phase
   std::string identity;                  // ssh -i

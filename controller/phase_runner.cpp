@@ -126,6 +126,7 @@ class PhaseDriver {
       return code;
     };
     out_.line("phase " + report.phase + ": " + agent_ + " run ... --execution-id " + execution_id);
+    if (target_.agent_reboot_mode() == "system") return finish(run_rebooting_itself(report, command, execution_id, message));
     for (;;) {
       std::string stdout_text;
       CommandOutcome outcome = target_.run(command, [&](sys::OutputStream stream, std::string_view text) {
@@ -195,10 +196,114 @@ class PhaseDriver {
     for (const auto& document : documents_) joined += (joined.empty() ? "" : ",") + document;
     std::string command = "cd " + shell_quote(work_) + " && exec " + shell_quote(agent_) + " run --documents " +
                           shell_quote(joined) + " --phases " + shell_quote(phase) + " --execution-id " +
-                          shell_quote(execution_id) + " --reboot-mode exit --log-directory " +
+                          shell_quote(execution_id) + " --reboot-mode " + target_.agent_reboot_mode() +
+                          " --log-directory " +
                           shell_quote(work_ + "/logs") + " --state-directory " + shell_quote(work_ + "/state");
     if (!options_.parameters.empty()) command += " --parameters " + shell_quote(options_.parameters);
     return command;
+  }
+
+  // --reboot-mode system: kiln reboots the target itself (exit 194, or killed as the target
+  // goes down); its resume unit runs `kiln resume` at boot. kilnctl waits for the target to
+  // come back and follows the execution in `kiln status` until it is finished.
+  ExitCode run_rebooting_itself(PhaseReport& report, const std::string& command, const std::string& execution_id,
+                                std::string& message) {
+    const auto timeout = std::chrono::seconds(options_.reboot_timeout_seconds);
+    auto progress = [&](std::string_view text) { out_.line(text); };
+    std::string stdout_text;
+    CommandOutcome outcome = target_.run(command, [&](sys::OutputStream stream, std::string_view text) {
+      if (stream == sys::OutputStream::Stdout) stdout_text.append(text);
+      out_.chunk(text);
+    });
+    if (!outcome.status.ok() && outcome.status.failure != TargetFailure::ConnectionLost) {
+      message = outcome.status.message;
+      return exit_code_for(outcome.status.failure);
+    }
+    if (outcome.status.ok() && outcome.exit_code != 194) return finished(report, outcome.exit_code, stdout_text, message);
+    for (;;) {
+      int reboots = 0;
+      out_.line("the agent is rebooting the target; waiting for it to come back");
+      TargetStatus back = target_.wait_for_reboot(timeout, progress, reboots);
+      report.reboots += reboots;
+      if (!back.ok()) {
+        message = back.message;
+        return exit_code_for(back.failure);
+      }
+      if (report.reboots > options_.max_reboots) {
+        message = "more than " + std::to_string(options_.max_reboots) + " reboots in phase " + report.phase;
+        report.status = PhaseStatus::Failed;
+        return ExitCode::Failed;
+      }
+      out_.line("the target is back after reboot " + std::to_string(report.reboots) +
+                "; following execution " + execution_id);
+      const auto deadline = Clock::now() + timeout;
+      for (;;) {
+        json execution;
+        TargetStatus asked = execution_status(execution_id, execution);
+        if (asked.failure == TargetFailure::ConnectionLost) break;  // down again: another reboot
+        if (!asked.ok()) {
+          message = asked.message;
+          return exit_code_for(asked.failure);
+        }
+        const std::string status = string_field(execution, "status");
+        if (status == "awaitingReboot") break;  // the resumed agent asked for another reboot
+        if (status == "running") {
+          if (Clock::now() >= deadline) {
+            message = "execution " + execution_id + " still running after " + std::to_string(timeout.count()) + " s";
+            return ExitCode::Failed;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        report.log_folder = std::filesystem::path(string_field(execution, "logFolder")).filename().string();
+        if (status == "success" || status == "successWithIgnoredFailure") {
+          report.status = PhaseStatus::Success;
+          out_.line("execution " + execution_id + ": " + status + " after " + std::to_string(report.reboots) +
+                    " reboots");
+          return ExitCode::Success;
+        }
+        report.status = PhaseStatus::Failed;
+        message = "phase " + report.phase + " " +
+                  (status.empty() ? std::string("unknown to kiln status") : "ended '" + status + "'") +
+                  " after a reboot (execution " + execution_id + ")";
+        return ExitCode::Failed;
+      }
+    }
+  }
+
+  ExitCode finished(PhaseReport& report, int exit_code, const std::string& stdout_text, std::string& message) {
+    if (exit_code == 127) {
+      message = "no kiln agent at " + agent_ + " on the target";
+      return ExitCode::AgentMissing;
+    }
+    json summary = summary_from(stdout_text);
+    report.failure_message = string_field(summary, "failureMessage");
+    report.log_folder = std::filesystem::path(string_field(summary, "logUrl")).filename().string();
+    report.status = exit_code == 0 ? PhaseStatus::Success : PhaseStatus::Failed;
+    if (exit_code != 0) {
+      message = "phase " + report.phase + " failed (kiln exited " + std::to_string(exit_code) + ")";
+      return ExitCode::Failed;
+    }
+    return ExitCode::Success;
+  }
+
+  // The execution's entry in `kiln status --format json` (null when it is not listed).
+  TargetStatus execution_status(const std::string& execution_id, json& found) {
+    std::string text;
+    CommandOutcome listed = target_.run(
+        shell_quote(agent_) + " status --state-directory " + shell_quote(work_ + "/state") + " --format json",
+        [&](sys::OutputStream stream, std::string_view chunk) {
+          if (stream == sys::OutputStream::Stdout) text.append(chunk);
+        });
+    if (!listed.status.ok()) return listed.status;
+    if (listed.exit_code != 0)
+      return TargetStatus::fail(TargetFailure::Other, "kiln status exited " + std::to_string(listed.exit_code));
+    json executions = json::parse(text, nullptr, false);
+    found = nullptr;
+    if (executions.is_array())
+      for (const auto& execution : executions)
+        if (string_field(execution, "executionId") == execution_id) found = execution;
+    return {};
   }
 
   // Whether the agent reports the execution as held by a running process (its lock).

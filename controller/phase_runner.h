@@ -1,5 +1,7 @@
 // Drives one target through a run: prepare it (agent, documents), run each phase as its own
-// `kiln run --reboot-mode exit`, ride through reboot requests (exit 194) and dropped
+// `kiln run --reboot-mode exit` (or, on a target that reboots for real and lets the agent do
+// it, `--reboot-mode system`: then wait for each reboot and follow `kiln status` until the
+// execution is finished), ride through reboot requests (exit 194) and dropped
 // connections by re-running the same command line (kiln resumes from its journal), bring
 // the log folders back, and report. A later `--targets FILE` calls run_target() once per
 // target (each with its own Target and printer prefix) and tabulates the TargetReports.

@@ -35,20 +35,29 @@ bool parse_ssh(std::string_view rest, SshAddress& address, std::string& error) {
 
 std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options, const std::atomic<bool>* cancel,
                                     std::string& error) {
+  const bool nspawn = spec.rfind("nspawn:", 0) == 0;
+  if (options.reboot_mode == "system" && !nspawn) {
+    error = "--reboot-mode system needs an nspawn target (the others reboot through kilnctl)";
+    return nullptr;
+  }
   if (spec == "local") return make_local_target(cancel);
-  if (spec.rfind("chroot:", 0) == 0) {
-    std::string root = spec.substr(7);
+  if (spec.rfind("chroot:", 0) == 0 || nspawn) {
+    const std::string kind = nspawn ? "nspawn" : "chroot";
+    std::string root = spec.substr(kind.size() + 1);
     std::error_code ec;
     if (root.empty() || root[0] != '/' || !std::filesystem::is_directory(root, ec)) {
-      error = "chroot target: '" + root + "' is not an absolute path to a folder";
+      error = kind + " target: '" + root + "' is not an absolute path to a folder";
       return nullptr;
     }
     // As /proc/self/mounts spells it (symlinks resolved), so mounts are recognised there.
     root = std::filesystem::canonical(root, ec).string();
     if (ec || root == "/") {
-      error = "chroot target: '" + spec.substr(7) + "' cannot be used as a root";
+      error = kind + " target: '" + spec.substr(kind.size() + 1) + "' cannot be used as a root";
       return nullptr;
     }
+    if (nspawn)
+      return make_nspawn_target(root, options.reboot_mode.empty() ? "system" : options.reboot_mode,
+                                std::chrono::seconds(options.reboot_timeout_seconds), cancel);
     return make_chroot_target(root, cancel);
   }
   if (spec.rfind("ssh://", 0) == 0) {
@@ -56,7 +65,7 @@ std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& o
     if (!parse_ssh(std::string_view(spec).substr(6), address, error)) return nullptr;
     return make_ssh_target(address, options, cancel);
   }
-  error = "unknown target '" + spec + "': use local, chroot:/path/to/root or ssh://user@host[:port]";
+  error = "unknown target '" + spec + "': use local, chroot:/path/to/root, nspawn:/path/to/root or ssh://user@host[:port]";
   return nullptr;
 }
 

@@ -1,5 +1,5 @@
 // A Target is where kilnctl runs the agent: this machine, a root folder entered with
-// chroot, or a host over SSH. The phase driver (phase_runner.h) knows only this seam:
+// chroot or booted with systemd-nspawn, or a host over SSH. The phase driver (phase_runner.h) knows only this seam:
 // run a shell command streaming its output, upload a file, download a folder, reboot,
 // wait until back. Failures are typed (TargetFailure), so exit codes are decided on a
 // kind, never on a message. A later `--targets FILE` runs several of these in parallel:
@@ -56,13 +56,21 @@ class Target {
   virtual TargetStatus download_folder(const std::string& remote_folder, const std::string& local_folder) = 0;
   // Asks the target to reboot, then waits until it answers again (at most `timeout`).
   virtual TargetStatus reboot_and_wait(std::chrono::seconds timeout, const ProgressSink& progress) = 0;
+  // The --reboot-mode the agent runs with: "exit" (it exits 194 and kilnctl reboots the
+  // target) or "system" (it reboots the target itself; only targets that can boot for real).
+  virtual std::string agent_reboot_mode() const { return "exit"; }
+  // With "system": the agent rebooted the target (or is about to). Waits until it went down
+  // and is up again, booted as many times as it rebooted on its own (counted in `reboots`).
+  virtual TargetStatus wait_for_reboot(std::chrono::seconds, const ProgressSink&, int&) {
+    return TargetStatus::fail(TargetFailure::Other, "this target cannot be rebooted by the agent");
+  }
   // After ConnectionLost: waits until a command can run again (at most `timeout`).
   virtual TargetStatus reconnect(std::chrono::seconds timeout, const ProgressSink& progress) = 0;
   // Unmount / close the connection; idempotent, the destructor calls it too.
   virtual void disconnect() = 0;
 };
 
-// Makes the target named by `spec` (local, chroot:/root, ssh://user@host[:port]); nullptr
+// Makes the target named by `spec` (local, chroot:/root, nspawn:/root, ssh://user@host[:port]); nullptr
 // and `error` set when the spec is malformed. `cancel` is raised by SIGINT/SIGTERM.
 std::unique_ptr<Target> make_target(const std::string& spec, const RunOptions& options, const std::atomic<bool>* cancel,
                                     std::string& error);

@@ -7,6 +7,10 @@ namespace kiln::ctl {
 std::unique_ptr<Target> make_local_target(const std::atomic<bool>* cancel);
 // `root`: an absolute folder holding a root filesystem.
 std::unique_ptr<Target> make_chroot_target(const std::string& root, const std::atomic<bool>* cancel);
+// `root`: an absolute folder holding a root filesystem with systemd; `reboot_mode`: the
+// agent's --reboot-mode, "system" or "exit"; `boot_timeout`: how long the first boot may take.
+std::unique_ptr<Target> make_nspawn_target(const std::string& root, const std::string& reboot_mode,
+                                           std::chrono::seconds boot_timeout, const std::atomic<bool>* cancel);
 
 struct SshAddress {
   std::string user;  // empty: ssh's default

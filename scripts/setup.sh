@@ -30,8 +30,9 @@ if $tests; then
   # python3-botocore to recompute SigV4 signatures, awscli to cross-check S3 transfers,
   # openssl for a self-signed certificate
   packages+=(nginx-light tinyproxy python3 python3-botocore awscli openssl)
-  # kilnctl's tests: a private sshd on loopback, and a Debian root made by debootstrap
-  packages+=(openssh-server openssh-client debootstrap)
+  # kilnctl's tests: a private sshd on loopback, and Debian roots made by debootstrap (one
+  # booted with systemd-nspawn, from systemd-container)
+  packages+=(openssh-server openssh-client debootstrap systemd-container)
   # the Ansible role's test (ansible-core against the loopback sshd); the power-cut test's
   # filesystem (libfuse3, /dev/fuse as root)
   packages+=(ansible-core libfuse3-dev fuse3)
