@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/debian_root.h"
 #include "tests/support/http_servers.h"  // have_tool, run_quietly
 #include "tests/support/kilnctl_process.h"
 #include "tests/support/skip.h"
@@ -32,28 +33,12 @@ namespace {
 using kiln::test::read_file;
 using kiln::test::TempDir;
 
-constexpr const char* kDebootstrap = "/usr/sbin/debootstrap";
 constexpr const char* kNspawn = "/usr/bin/systemd-nspawn";
-constexpr const char* kCacheFolder = "/var/cache/kiln-test/roots";
-constexpr const char* kCachedRoot = "/var/cache/kiln-test/roots/bookworm-minbase+systemd+kiln-runtime.tar";
-// systemd as PID 1, plus the Debian 12 packages holding the libraries build/kiln needs (as
-// kilnctl_chroot_test.cpp's kKilnRuntime).
-constexpr const char* kPackages =
-    "systemd,systemd-sysv,dbus,"
-    "libarchive13,libboost-program-options1.74.0,libcurl4,libfmt9,libre2-9,libspdlog1.10,libssl3,libstdc++6,"
-    "libyaml-cpp0.7";
+using kiln::test::kDebootstrap;
+using kiln::test::mounts_under;
 
 bool have_tools() {
   return kiln::test::have_tool(kDebootstrap) && kiln::test::have_tool(kNspawn);
-}
-
-std::vector<std::string> mounts_under(const std::string& folder) {
-  std::vector<std::string> found;
-  std::ifstream mounts("/proc/self/mounts");
-  std::string device, mount_point, rest;
-  while (mounts >> device >> mount_point && std::getline(mounts, rest))
-    if (mount_point == folder || mount_point.rfind(folder + "/", 0) == 0) found.push_back(mount_point);
-  return found;
 }
 
 // Processes whose command line names systemd-nspawn and `root`.
@@ -72,68 +57,21 @@ std::vector<int> nspawn_processes(const std::string& root) {
   return found;
 }
 
-bool ensure_cached_root() {
-  std::filesystem::create_directories(kCacheFolder);
-  int lock = ::open((std::string(kCacheFolder) + "/.kilnctl.lock").c_str(), O_CREAT | O_RDWR, 0644);
-  ::flock(lock, LOCK_EX);
-  if (!std::filesystem::exists(kCachedRoot)) {
-    TempDir build;
-    const std::string root = build.file("root");
-    int rc = kiln::test::run_quietly({kDebootstrap, "--variant=minbase", std::string("--include=") + kPackages,
-                                      "bookworm", root, "http://deb.debian.org/debian"},
-                                     build.file("debootstrap.log"));
-    if (rc == 0)
-      rc = kiln::test::run_quietly({"/bin/tar", "-C", root, "-cf", std::string(kCachedRoot) + ".tmp", "."},
-                                   build.file("tar.log"));
-    if (rc == 0)
-      std::filesystem::rename(std::string(kCachedRoot) + ".tmp", kCachedRoot);
-    else
-      std::fprintf(stderr, "debootstrap failed:\n%s\n", read_file(build.file("debootstrap.log")).c_str());
-  }
-  ::close(lock);
-  return std::filesystem::exists(kCachedRoot);
-}
-
-// The sanitizer build's kiln needs libasan/libubsan, which the Debian root does not have.
-void copy_sanitizer_runtime(const std::string& root) {
-  FILE* pipe = ::popen(("/usr/bin/ldd '" + std::string(KILN_BINARY) + "'").c_str(), "r");
-  if (!pipe) return;
-  char line[4096];
-  while (std::fgets(line, sizeof line, pipe)) {
-    std::string text(line);
-    size_t arrow = text.find("=> /");
-    if (text.find("san.so") == std::string::npos || arrow == std::string::npos) continue;
-    std::string library = text.substr(arrow + 3, text.find(' ', arrow + 3) - arrow - 3);
-    std::filesystem::path target = root + library;
-    std::filesystem::create_directories(target.parent_path());
-    std::filesystem::copy_file(library, target, std::filesystem::copy_options::overwrite_existing);
-  }
-  ::pclose(pipe);
+// systemd as PID 1, plus kiln's runtime libraries.
+std::string cached_root() {
+  return kiln::test::cached_debian_root("bookworm-minbase+systemd+kiln-runtime",
+                                        std::string("systemd,systemd-sysv,dbus,") + kiln::test::kKilnRuntimePackages);
 }
 
 // A fresh root from the cache. Before its folder is removed, a container kilnctl left (a
-// failed test) is killed and anything mounted in it is detached.
-class ExtractedRoot {
- public:
-  ExtractedRoot() {
-    std::filesystem::create_directories(path());
-    ok_ = kiln::test::run_quietly({"/bin/tar", "-C", path(), "-xf", kCachedRoot}, dir_.file("tar.log")) == 0;
-    if (ok_) copy_sanitizer_runtime(path());
-  }
-  ~ExtractedRoot() {
-    for (int pid : nspawn_processes(path())) ::kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && !nspawn_processes(path()).empty(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto left = mounts_under(path());
-    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    if (!mounts_under(path()).empty()) std::abort();  // never remove_all through a mount
-  }
-  bool ok() const { return ok_; }
-  std::string path() const { return dir_.file("root"); }
-
- private:
-  TempDir dir_;
-  bool ok_ = false;
+// failed test) is killed.
+struct BootableRoot : kiln::test::ExtractedRoot {
+  BootableRoot()
+      : ExtractedRoot(cached_root(), [](const std::string& root) {
+          for (int pid : nspawn_processes(root)) ::kill(pid, SIGKILL);
+          for (int i = 0; i < 100 && !nspawn_processes(root).empty(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }) {}
 };
 
 // `echo NAME <boot id> <time> unit=<yes when a systemd unit runs kiln> >> /ledger`
@@ -180,8 +118,7 @@ std::vector<LedgerLine> read_ledger(const std::string& path) {
 
 TEST_CASE("kilnctl nspawn: two real reboots with --reboot-mode system, resumed by kiln's unit at each boot" *
           KILN_NEEDS_ROOT * KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
-  REQUIRE(ensure_cached_root());
-  ExtractedRoot root;
+  BootableRoot root;
   REQUIRE(root.ok());
   TempDir dir;
   kiln::test::KilnctlProcess kilnctl(
@@ -234,8 +171,7 @@ TEST_CASE("kilnctl nspawn: two real reboots with --reboot-mode system, resumed b
 
 TEST_CASE("kilnctl nspawn: --reboot-mode exit: kilnctl reboots the container and runs kiln again" *
           KILN_NEEDS_ROOT * KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
-  REQUIRE(ensure_cached_root());
-  ExtractedRoot root;
+  BootableRoot root;
   REQUIRE(root.ok());
   TempDir dir;
   kiln::test::KilnctlProcess kilnctl(
@@ -260,8 +196,7 @@ TEST_CASE("kilnctl nspawn: --reboot-mode exit: kilnctl reboots the container and
 
 TEST_CASE("kilnctl nspawn: a step failing after the reboot fails the phase and names the step" * KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
-  REQUIRE(ensure_cached_root());
-  ExtractedRoot root;
+  BootableRoot root;
   REQUIRE(root.ok());
   TempDir dir;
   const std::string document = dir.write(
@@ -290,8 +225,7 @@ TEST_CASE("kilnctl nspawn: a step failing after the reboot fails the phase and n
 TEST_CASE("kilnctl nspawn: SIGINT or SIGTERM mid-step exits 130/143 and leaves nothing mounted or running" *
           KILN_NEEDS_ROOT *
           KILN_SKIP_UNLESS(have_tools(), "needs debootstrap and systemd-nspawn (systemd-container)")) {
-  REQUIRE(ensure_cached_root());
-  ExtractedRoot root;
+  BootableRoot root;
   REQUIRE(root.ok());
   TempDir dir;
   const std::string document =
