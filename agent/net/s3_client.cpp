@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 
+#include "agent/base/durable_file.h"
 #include "agent/base/hash.h"
 #include "agent/net/aws_sigv4.h"
 #include "agent/net/download.h"
@@ -37,6 +39,12 @@ int write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return 0;
+}
+
+// The folder holding `path` ("." for a bare name): where its rename must be synced.
+std::string folder_of(const std::string& path) {
+  std::string parent = fs::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 // A destination being written: the partial file beside it, renamed when complete. The
@@ -83,8 +91,18 @@ struct PartialFile {
   }
   bool finish_if_complete() {
     if (!expected || bytes < *expected) return true;
+    return close_synced();
+  }
+  // fsync before the rename, so that after a power cut the destination is complete or
+  // absent (the folder's sync after the renames makes them last).
+  bool close_synced() {
     int was = fd;
     fd = -1;
+    if (sync_file(was) != 0) {
+      int sync_error = errno;
+      ::close(was);
+      return fail("cannot flush " + partial + ": " + std::strerror(sync_error));
+    }
     if (::close(was) != 0) return fail("cannot write " + partial + ": " + std::strerror(errno));
     return true;
   }
@@ -95,11 +113,7 @@ struct PartialFile {
   std::string commit() {
     if (!error.empty()) return error;
     if (!created) return "no answer was written to " + path;
-    if (fd >= 0) {
-      int was = fd;
-      fd = -1;
-      if (::close(was) != 0) return "cannot write " + partial + ": " + std::strerror(errno);
-    }
+    if (fd >= 0 && !close_synced()) return error;
     if (::rename(partial.c_str(), path.c_str()) != 0) return "cannot rename to " + path + ": " + std::strerror(errno);
     created = false;
     return "";
@@ -301,6 +315,7 @@ Status S3Client::get_object(const S3Location& object, const std::string& path, c
   if (!file.error.empty()) return unexpected(file.error);
   if (!response.ok()) return unexpected(s3_error_message(object.url(), response));
   if (std::string error = file.commit(); !error.empty()) return unexpected(error);
+  if (std::string error = sync_folder(folder_of(path)); !error.empty()) return unexpected(error);
   if (bytes) *bytes = file.bytes;
   log("S3 GET " + object.url() + " -> " + path + " (" + std::to_string(file.bytes) + " bytes, " +
       std::to_string(millis_since(start)) + " ms)");
@@ -460,6 +475,7 @@ Expected<std::vector<S3Object>> S3Client::list_objects(const std::string& bucket
 
 S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, const std::string& expected_owner) {
   S3BatchResult result;
+  std::set<std::string> folders;  // of the files written
   // Large batches: perform_all pays a short idle wait when its last transfers end, and a
   // signature stays valid for 15 minutes (1024 small objects take seconds).
   size_t batch = 1024;
@@ -519,10 +535,14 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
       }
       result.done.push_back(t.object.url());
       result.bytes += file.bytes;
+      folders.insert(folder_of(t.file));
       log("S3 GET " + t.object.url() + " -> " + t.file + " (" + std::to_string(file.bytes) + " bytes, batch of " +
           std::to_string(requests.size()) + " in " + std::to_string(millis_since(start)) + " ms)");
     }
   }
+  // One sync per folder, after all its renames (not one per file).
+  for (const auto& folder : folders)
+    if (std::string error = sync_folder(folder); !error.empty()) result.failed.emplace_back(folder, error);
   return result;
 }
 
