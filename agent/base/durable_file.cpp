@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace kiln {
@@ -97,6 +98,16 @@ std::string sync_folder(const std::string& folder) {
   ::close(dir);
   if (synced != 0) return failure("cannot flush the folder", folder, error);
   return "";
+}
+
+std::string sync_folder_and_parents(const std::string& folder) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(folder, ec).lexically_normal();
+  if (ec) path = folder;
+  for (;; path = path.parent_path()) {
+    if (std::string error = sync_folder(path.string()); !error.empty()) return error;
+    if (!path.has_relative_path()) return "";
+  }
 }
 
 std::string create_folder_durably(const std::string& folder, mode_t mode) {

@@ -29,6 +29,9 @@ int sync_file_data(int fd);
 // fsync of a folder, which makes the entries created, renamed or removed in it durable.
 // Returns "" or what failed ("cannot flush the folder /x: Input/output error").
 std::string sync_folder(const std::string& folder);
+// sync_folder of `folder` and of every folder above it, up to /: what a write created
+// (folders included, as create_directories makes them) is then durable. "" or the first error.
+std::string sync_folder_and_parents(const std::string& folder);
 // Creates `folder` (mode 0700 unless given) and makes its entry in the parent durable.
 // "" when it was created or already exists as a folder, else what failed.
 std::string create_folder_durably(const std::string& folder, mode_t mode = 0700);

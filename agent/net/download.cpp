@@ -83,7 +83,7 @@ class PartialFile {
     if (::rename(path_.c_str(), final_path.c_str()) != 0)
       return errno_text("cannot rename the download to", final_path);
     kept_ = true;
-    return sync_folder(folder_of(final_path));
+    return sync_folder_and_parents(folder_of(final_path));  // the folders it created too
   }
 
  private:

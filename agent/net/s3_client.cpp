@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -315,7 +316,7 @@ Status S3Client::get_object(const S3Location& object, const std::string& path, c
   if (!file.error.empty()) return unexpected(file.error);
   if (!response.ok()) return unexpected(s3_error_message(object.url(), response));
   if (std::string error = file.commit(); !error.empty()) return unexpected(error);
-  if (std::string error = sync_folder(folder_of(path)); !error.empty()) return unexpected(error);
+  if (std::string error = sync_folder_and_parents(folder_of(path)); !error.empty()) return unexpected(error);
   if (bytes) *bytes = file.bytes;
   log("S3 GET " + object.url() + " -> " + path + " (" + std::to_string(file.bytes) + " bytes, " +
       std::to_string(millis_since(start)) + " ms)");
@@ -475,7 +476,7 @@ Expected<std::vector<S3Object>> S3Client::list_objects(const std::string& bucket
 
 S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, const std::string& expected_owner) {
   S3BatchResult result;
-  std::set<std::string> folders;  // of the files written
+  std::set<std::string, std::greater<>> folders;  // of the files written, deepest first
   // Large batches: perform_all pays a short idle wait when its last transfers end, and a
   // signature stays valid for 15 minutes (1024 small objects take seconds).
   size_t batch = 1024;
@@ -535,12 +536,16 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
       }
       result.done.push_back(t.object.url());
       result.bytes += file.bytes;
-      folders.insert(folder_of(t.file));
+      // The file's folder and every folder above it: folders the download created are
+      // entries of their parents, which must be synced too.
+      for (fs::path folder = fs::absolute(folder_of(t.file)).lexically_normal();
+           folders.insert(folder.string()).second && folder.has_relative_path();)
+        folder = folder.parent_path();
       log("S3 GET " + t.object.url() + " -> " + t.file + " (" + std::to_string(file.bytes) + " bytes, batch of " +
           std::to_string(requests.size()) + " in " + std::to_string(millis_since(start)) + " ms)");
     }
   }
-  // One sync per folder, after all its renames (not one per file).
+  // One sync per folder, after all its renames (not one per file), from the deepest up.
   for (const auto& folder : folders)
     if (std::string error = sync_folder(folder); !error.empty()) result.failed.emplace_back(folder, error);
   return result;

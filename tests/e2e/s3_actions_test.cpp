@@ -7,6 +7,7 @@
 
 #include "agent/base/hash.h"
 #include "tests/e2e/e2e_helpers.h"
+#include "tests/support/power_cut_fs.h"
 #include "tests/support/s3_server.h"
 
 using kiln::e2e::KilnRun;
@@ -334,4 +335,23 @@ TEST_CASE("S3Download: instance-role credentials from IMDSv2 (the IMDS stand-in)
   CHECK(log.back().value("signed_ok", false));
   auto headers = log.back()["headers"];
   CHECK(std::find(headers.begin(), headers.end(), "x-amz-security-token") != headers.end());
+}
+
+TEST_CASE("S3Download: what a finished step downloaded survives a power cut (files and new folders synced)" *
+          NEEDS_S3 * KILN_NEEDS_FUSE) {
+  S3Server s3;
+  TempDir dir;
+  kiln::test::PowerCutFs disk;  // the destinations: a filesystem that forgets what was not synced
+  REQUIRE(s3.put_text("data/one.txt", "first object\n"));
+  REQUIRE(s3.put_text("data/sub/deeper/three.txt", "third"));  // sub/ holds no file of its own
+  auto run = run_s3_step(dir, s3, "S3Download",
+                         json::array({{{"source", s3.url("data/one.txt")}, {"destination", disk.path("single/one.txt")}},
+                                      {{"source", s3.url("data/*")}, {"destination", disk.path("tree")}}}));
+  INFO(kiln::e2e::describe(run));
+  REQUIRE(succeeded(run));
+  disk.cut();
+  disk.power_on();
+  CHECK(kiln::test::slurp(disk.path("single/one.txt")).value_or("<lost>") == "first object\n");
+  CHECK(kiln::test::slurp(disk.path("tree/one.txt")).value_or("<lost>") == "first object\n");
+  CHECK(kiln::test::slurp(disk.path("tree/sub/deeper/three.txt")).value_or("<lost>") == "third");
 }
