@@ -1,7 +1,5 @@
 #include "agent/net/download.h"
 
-#include "agent/base/durable_file.h"
-
 #include <fcntl.h>
 #include <strings.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+
+#include "agent/base/durable_file.h"
 
 namespace kiln::net {
 namespace {

@@ -1,7 +1,5 @@
 #include "agent/state/run_journal.h"
 
-#include "agent/base/durable_file.h"
-
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -10,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+
+#include "agent/base/durable_file.h"
 
 namespace kiln {
 namespace {
