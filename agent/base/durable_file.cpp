@@ -1,7 +1,5 @@
 #include "agent/base/durable_file.h"
 
-#include "agent/base/test_hooks.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,19 +10,13 @@
 #include <filesystem>
 #include <vector>
 
+#include "agent/base/test_hooks.h"
+
 namespace kiln {
 namespace {
 
 std::string failure(const std::string& what, const std::string& path, int error) {
   return what + " " + path + ": " + std::strerror(error);
-}
-
-std::string parent_of(const std::string& path) {
-  std::size_t end = path.find_last_not_of('/');
-  if (end == std::string::npos) return "/";
-  std::size_t slash = path.rfind('/', end);
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -73,6 +65,14 @@ std::string write_file_durably(const std::string& path, std::string_view content
   return sync_folder(folder);
 }
 
+std::string parent_folder(const std::string& path) {
+  std::size_t end = path.find_last_not_of('/');
+  if (end == std::string::npos) return "/";
+  std::size_t slash = path.rfind('/', end);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 int sync_file(int fd) {
   if (test_hooks::skip_sync()) return 0;
   int result;
@@ -111,7 +111,7 @@ std::string sync_folder_and_parents(const std::string& folder) {
 }
 
 std::string create_folder_durably(const std::string& folder, mode_t mode) {
-  if (::mkdir(folder.c_str(), mode) == 0) return sync_folder(parent_of(folder));
+  if (::mkdir(folder.c_str(), mode) == 0) return sync_folder(parent_folder(folder));
   int error = errno;
   struct stat st {};
   if (error == EEXIST && ::stat(folder.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "";

@@ -21,6 +21,10 @@ namespace kiln {
 // symlink at `path` is replaced, not followed.
 std::string write_file_durably(const std::string& path, std::string_view content, mode_t mode = 0644);
 
+// The folder holding `path` ("." for a bare name, "/" for "/x"; a trailing slash is ignored):
+// the folder whose sync makes an entry for `path` durable.
+std::string parent_folder(const std::string& path);
+
 // fsync(2) and fdatasync(2), retried on EINTR: 0, or -1 with errno set. A failure means
 // the data may be gone (after an EIO the kernel drops the dirty pages and a second fsync
 // succeeds without them): callers stop, never retry and carry on.

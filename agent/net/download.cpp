@@ -18,12 +18,6 @@ std::string errno_text(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-std::string folder_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // "bytes 100-199/200" -> 100.
 std::optional<uint64_t> content_range_start(const std::string& value) {
   if (value.compare(0, 6, "bytes ") != 0) return std::nullopt;
@@ -83,7 +77,7 @@ class PartialFile {
     if (::rename(path_.c_str(), final_path.c_str()) != 0)
       return errno_text("cannot rename the download to", final_path);
     kept_ = true;
-    return sync_folder_and_parents(folder_of(final_path));  // the folders it created too
+    return sync_folder_and_parents(parent_folder(final_path));  // the folders it created too
   }
 
  private:

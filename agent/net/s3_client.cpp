@@ -42,12 +42,6 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
-// The folder holding `path` ("." for a bare name): where its rename must be synced.
-std::string folder_of(const std::string& path) {
-  std::string parent = fs::path(path).parent_path().string();
-  return parent.empty() ? "." : parent;
-}
-
 // A destination being written: the partial file beside it, renamed when complete. The
 // file is opened when the response's headers arrive and closed as soon as the announced
 // length is in, so a batch of thousands holds descriptors only for transfers in flight.
@@ -316,7 +310,7 @@ Status S3Client::get_object(const S3Location& object, const std::string& path, c
   if (!file.error.empty()) return unexpected(file.error);
   if (!response.ok()) return unexpected(s3_error_message(object.url(), response));
   if (std::string error = file.commit(); !error.empty()) return unexpected(error);
-  if (std::string error = sync_folder_and_parents(folder_of(path)); !error.empty()) return unexpected(error);
+  if (std::string error = sync_folder_and_parents(parent_folder(path)); !error.empty()) return unexpected(error);
   if (bytes) *bytes = file.bytes;
   log("S3 GET " + object.url() + " -> " + path + " (" + std::to_string(file.bytes) + " bytes, " +
       std::to_string(millis_since(start)) + " ms)");
@@ -538,7 +532,7 @@ S3BatchResult S3Client::get_objects(const std::vector<S3Transfer>& transfers, co
       result.bytes += file.bytes;
       // The file's folder and every folder above it: folders the download created are
       // entries of their parents, which must be synced too.
-      for (fs::path folder = fs::absolute(folder_of(t.file)).lexically_normal();
+      for (fs::path folder = fs::absolute(parent_folder(t.file)).lexically_normal();
            folders.insert(folder.string()).second && folder.has_relative_path();)
         folder = folder.parent_path();
       log("S3 GET " + t.object.url() + " -> " + t.file + " (" + std::to_string(file.bytes) + " bytes, batch of " +
