@@ -167,10 +167,6 @@ class PhaseDriver {
           return finish(waited);
         continue;
       }
-      if (outcome.exit_code == 127) {
-        message = "agent missing: no kiln at '" + agent_ + "' on the target (pass --install PATH)";
-        return finish(ExitCode::AgentMissing);
-      }
       // 2 is also what a second kiln gets while the first still holds the execution's lock
       // (a connection dropped but the agent went on): wait for it, then run again.
       if (outcome.exit_code == 2 && execution_running(execution_id)) {
@@ -178,15 +174,7 @@ class PhaseDriver {
           return finish(waited);
         continue;
       }
-      json summary = summary_from(stdout_text);
-      report.failure_message = string_field(summary, "failureMessage");
-      report.log_folder = std::filesystem::path(string_field(summary, "logUrl")).filename().string();
-      report.status = outcome.exit_code == 0 ? PhaseStatus::Success : PhaseStatus::Failed;
-      if (outcome.exit_code != 0) {
-        message = "phase " + report.phase + " failed (kiln exited " + std::to_string(outcome.exit_code) + ")";
-        return finish(ExitCode::Failed);
-      }
-      return finish(ExitCode::Success);
+      return finish(finished(report, outcome.exit_code, stdout_text, message));
     }
   }
 
@@ -273,7 +261,7 @@ class PhaseDriver {
 
   ExitCode finished(PhaseReport& report, int exit_code, const std::string& stdout_text, std::string& message) {
     if (exit_code == 127) {
-      message = "no kiln agent at " + agent_ + " on the target";
+      message = "agent missing: no kiln at '" + agent_ + "' on the target (pass --install PATH)";
       return ExitCode::AgentMissing;
     }
     json summary = summary_from(stdout_text);
@@ -308,18 +296,8 @@ class PhaseDriver {
 
   // Whether the agent reports the execution as held by a running process (its lock).
   bool execution_running(const std::string& execution_id) {
-    std::string text;
-    CommandOutcome listed = target_.run(
-        shell_quote(agent_) + " status --state-directory " + shell_quote(work_ + "/state") + " --format json",
-        [&](sys::OutputStream stream, std::string_view chunk) {
-          if (stream == sys::OutputStream::Stdout) text.append(chunk);
-        });
-    if (!listed.status.ok() || listed.exit_code != 0) return false;
-    json executions = json::parse(text, nullptr, false);
-    if (!executions.is_array()) return false;
-    for (const auto& execution : executions)
-      if (string_field(execution, "executionId") == execution_id) return string_field(execution, "status") == "running";
-    return false;
+    json execution;
+    return execution_status(execution_id, execution).ok() && string_field(execution, "status") == "running";
   }
 
   // A kiln left running by a dropped connection still holds the execution: wait for it.
