@@ -9,16 +9,42 @@
 # `#include "agent/engine/engine.h"` from a lower layer finds no such file.
 set(KILN_LAYER_VIEWS ${CMAKE_BINARY_DIR}/layer_views)
 
+# Folders that are layers of their own inside another layer's folder (controller/image
+# inside controller): a view of the outer folder must not show them.
+set(KILN_NESTED_LAYER_FOLDERS controller/image)
+
 # kiln_include_view(<view> <folders...>): (re)creates ${KILN_LAYER_VIEWS}/<view> holding
-# a symlink to each source folder, at the same relative path.
+# a symlink to each source folder, at the same relative path. A folder holding a nested
+# layer's folder becomes a real folder of links to its entries, without the nested one
+# (linked only when the view names it too).
 function(kiln_include_view view)
   set(root ${KILN_LAYER_VIEWS}/${view})
   file(REMOVE_RECURSE ${root})
   file(MAKE_DIRECTORY ${root})
+  list(SORT ARGN)  # parents before the folders inside them
   foreach(folder IN LISTS ARGN)
+    if(IS_SYMLINK ${root}/${folder} OR IS_DIRECTORY ${root}/${folder})
+      continue()
+    endif()
     get_filename_component(parent ${root}/${folder} DIRECTORY)
     file(MAKE_DIRECTORY ${parent})
-    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder} ${root}/${folder} SYMBOLIC)
+    set(nested)
+    foreach(inner IN LISTS KILN_NESTED_LAYER_FOLDERS)
+      if(inner MATCHES "^${folder}/")
+        list(APPEND nested ${inner})
+      endif()
+    endforeach()
+    if(NOT nested)
+      file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder} ${root}/${folder} SYMBOLIC)
+      continue()
+    endif()
+    file(MAKE_DIRECTORY ${root}/${folder})
+    file(GLOB entries RELATIVE ${CMAKE_SOURCE_DIR}/${folder} LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/${folder}/*)
+    foreach(entry IN LISTS entries)
+      if(NOT "${folder}/${entry}" IN_LIST nested)
+        file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${folder}/${entry} ${root}/${folder}/${entry} SYMBOLIC)
+      endif()
+    endforeach()
   endforeach()
 endfunction()
 

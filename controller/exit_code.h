@@ -14,6 +14,7 @@ enum class ExitCode : int {
   AuthenticationFailed = 11,  // the target refused our key
   AgentMissing = 12,          // no kiln on the target and no --install
   TargetError = 13,           // the target answered but could not be prepared (upload, mount, reboot command)
+  TestFailed = 14,            // kilnctl image: the image was built but a test failed (kept aside, not published)
   Interrupted = 130,          // SIGINT (143 for SIGTERM: 128 + the signal)
 };
 

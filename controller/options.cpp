@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "agent/base/text.h"
+#include "controller/option_table.h"
 
 namespace kiln::ctl {
 namespace {
@@ -11,27 +12,7 @@ namespace {
 constexpr size_t kDescriptionColumn = 32;
 constexpr size_t kWidth = 79;
 
-using Setter = std::string (*)(RunOptions&, const std::string&);  // returns an error or ""
-
-struct OptionSpec {
-  std::string_view name;
-  char short_name;
-  std::string_view argument;  // "" for a switch
-  std::string_view description;
-  std::string_view default_text;
-  Setter set;
-};
-
-std::string set_int(int& out, const std::string& value, std::string_view name, int minimum) {
-  char* end = nullptr;
-  long number = std::strtol(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || number < minimum || number > 1000000)
-    return "--" + std::string(name) + ": '" + value + "' is not a whole number >= " + std::to_string(minimum);
-  out = static_cast<int>(number);
-  return {};
-}
-
-const OptionSpec kRunOptions[] = {
+const OptionSpec<RunOptions> kRunOptions[] = {
     {"target", 0, "TARGET", "where to run: local, chroot:/path/to/root, nspawn:/path/to/root (booted with systemd-nspawn) or "
      "ssh://user@host[:port]", "",
      [](RunOptions& o, const std::string& v) {
@@ -121,7 +102,22 @@ const OptionSpec kRunOptions[] = {
     {"help", 'h', "", "show this help and exit", "", nullptr},
 };
 
-void append_wrapped(std::string& out, std::string_view text, size_t indent) {
+constexpr std::string_view kExitStatus =
+    "Exit status:\n"
+    "  0    every phase succeeded\n"
+    "  1    a phase failed\n"
+    "  2    usage error\n"
+    "  10   target unreachable (or not back within --reboot-timeout)\n"
+    "  11   authentication refused by the target\n"
+    "  12   no kiln agent on the target (use --install)\n"
+    "  13   the target could not be prepared (upload, mount, reboot command)\n"
+    "  130  interrupted by SIGINT (143: SIGTERM); mounts are undone first\n"
+    "With --targets: 0 if every target succeeded, else the code of the first\n"
+    "failed target in FILE order (130/143 if interrupted).\n";
+
+}  // namespace
+
+static void append_wrapped(std::string& out, std::string_view text, size_t indent) {
   size_t column = indent;
   for (const auto& word : split_nonempty(text, ' ')) {
     if (column > indent && column + 1 + word.size() > kWidth) {
@@ -137,49 +133,32 @@ void append_wrapped(std::string& out, std::string_view text, size_t indent) {
   out += '\n';
 }
 
-std::string option_lines() {
+std::string set_int(int& out, const std::string& value, std::string_view name, int minimum) {
+  char* end = nullptr;
+  long number = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || number < minimum || number > 1000000)
+    return "--" + std::string(name) + ": '" + value + "' is not a whole number >= " + std::to_string(minimum);
+  out = static_cast<int>(number);
+  return {};
+}
+
+std::string format_option_help(std::string_view name, char short_name, std::string_view argument,
+                               std::string_view description, std::string_view default_text) {
+  std::string head = short_name ? std::string("  -") + short_name + ", --" : "      --";
+  head += name;
+  if (!argument.empty()) head += " " + std::string(argument);
+  std::string text(description);
+  if (!default_text.empty()) text += " (default: " + std::string(default_text) + ")";
   std::string out;
-  for (const auto& spec : kRunOptions) {
-    std::string head = spec.short_name ? std::string("  -") + spec.short_name + ", --" : "      --";
-    head += spec.name;
-    if (!spec.argument.empty()) head += " " + std::string(spec.argument);
-    std::string text(spec.description);
-    if (!spec.default_text.empty()) text += " (default: " + std::string(spec.default_text) + ")";
-    if (head.size() + 2 > kDescriptionColumn) {
-      out += head + "\n" + std::string(kDescriptionColumn, ' ');
-    } else {
-      out += head + std::string(kDescriptionColumn - head.size(), ' ');
-    }
-    append_wrapped(out, text, kDescriptionColumn);
+  if (head.size() + 2 > kDescriptionColumn) {
+    out += head + "\n" + std::string(kDescriptionColumn, ' ');
+  } else {
+    out += head + std::string(kDescriptionColumn - head.size(), ' ');
   }
+  append_wrapped(out, text, kDescriptionColumn);
   return out;
 }
 
-constexpr std::string_view kExitStatus =
-    "Exit status:\n"
-    "  0    every phase succeeded\n"
-    "  1    a phase failed\n"
-    "  2    usage error\n"
-    "  10   target unreachable (or not back within --reboot-timeout)\n"
-    "  11   authentication refused by the target\n"
-    "  12   no kiln agent on the target (use --install)\n"
-    "  13   the target could not be prepared (upload, mount, reboot command)\n"
-    "  130  interrupted by SIGINT (143: SIGTERM); mounts are undone first\n"
-    "With --targets: 0 if every target succeeded, else the code of the first\n"
-    "failed target in FILE order (130/143 if interrupted).\n";
-
-const OptionSpec* find_long(std::string_view name) {
-  for (const auto& spec : kRunOptions)
-    if (spec.name == name) return &spec;
-  return nullptr;
-}
-const OptionSpec* find_short(char name) {
-  for (const auto& spec : kRunOptions)
-    if (spec.short_name == name) return &spec;
-  return nullptr;
-}
-
-}  // namespace
 
 std::string overview_help() {
   return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
@@ -191,6 +170,10 @@ std::string overview_help() {
          "\n"
          "Commands:\n"
          "  run                           run phases on a target\n"
+         "  image build RECIPE            build an image: parent, build components,\n"
+         "                                snapshot, test in a fresh root, rootfs tarball\n"
+         "                                and OCI layout (kilnctl image --help)\n"
+         "  image test IMAGE              run test components against an image\n"
          "\n"
          "General:\n"
          "  -h, --help                    show this help (the options: kilnctl run --help)\n"
@@ -220,7 +203,7 @@ std::string run_help() {
          "resume unit goes on at boot, and kilnctl follows it with `kiln status`.\n"
          "\n"
          "Options:\n" +
-         option_lines() +
+         option_lines(kRunOptions) +
          "\n"
          "Examples:\n"
          "  kilnctl run --target ssh://root@host:2222 -d a.yml,b.yml --identity key -i 42\n"
@@ -242,46 +225,12 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& arguments) 
     return parsed;
   }
   if (first != "run") {
-    parsed.error = "unknown command '" + first + "'; the command is: run";
+    parsed.error = "unknown command '" + first + "'; the commands are: run, image";
     return parsed;
   }
   parsed.command = Command::Run;
-  for (size_t i = 1; i < arguments.size(); ++i) {
-    const std::string& argument = arguments[i];
-    const OptionSpec* spec = nullptr;
-    std::string value;
-    bool has_value = false;
-    if (argument.rfind("--", 0) == 0) {
-      std::string name = argument.substr(2);
-      if (auto equals = name.find('='); equals != std::string::npos) {
-        value = name.substr(equals + 1);
-        name.resize(equals);
-        has_value = true;
-      }
-      spec = find_long(name);
-    } else if (argument.size() == 2 && argument[0] == '-') {
-      spec = find_short(argument[1]);
-    }
-    if (spec == nullptr) {
-      parsed.error = "unknown option '" + argument + "'; see kilnctl run --help";
-      return parsed;
-    }
-    if (spec->name == "help") {
-      parsed.run_help = true;
-      return parsed;
-    }
-    if (!has_value) {
-      if (i + 1 >= arguments.size()) {
-        parsed.error = "--" + std::string(spec->name) + " needs a value (" + std::string(spec->argument) + ")";
-        return parsed;
-      }
-      value = arguments[++i];
-    }
-    if (std::string error = spec->set(parsed.run, value); !error.empty()) {
-      parsed.error = error;
-      return parsed;
-    }
-  }
+  parsed.error = parse_options(kRunOptions, arguments, 1, parsed.run, parsed.run_help, "run");
+  if (!parsed.error.empty() || parsed.run_help) return parsed;
   if (parsed.run.target.empty() == parsed.run.targets_file.empty())
     parsed.error = "exactly one of --target and --targets is required";
   else if (parsed.run.documents.empty())

@@ -342,13 +342,16 @@ const char* exit_code_text(ExitCode code) {
       return "agent missing";
     case ExitCode::TargetError:
       return "target error";
+    case ExitCode::TestFailed:
+      return "test failed";
     case ExitCode::Interrupted:
       return "interrupted";
   }
   return "?";
 }
 
-TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id) {
+TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id,
+                        ConnectionUse connection) {
   const auto started = Clock::now();
   TargetReport report;
   report.target = target.name();
@@ -364,10 +367,11 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
   };
   const std::string work = options.work_directory + "/" + run_id;
   auto body = [&]() -> bool {
-    if (TargetStatus connected = target.connect(); !connected.ok()) {
-      stop(exit_code_for(connected.failure), connected.message);
-      return false;
-    }
+    if (connection == ConnectionUse::OpenAndClose)
+      if (TargetStatus connected = target.connect(); !connected.ok()) {
+        stop(exit_code_for(connected.failure), connected.message);
+        return false;
+      }
     std::string agent = options.agent;
     if (agent.empty()) agent = options.install.empty() ? "kiln" : options.work_directory + "/bin/kiln";
     if (!options.install.empty()) {
@@ -416,7 +420,7 @@ TargetReport run_target(Target& target, const RunOptions& options, const std::st
       }
     }
   }
-  target.disconnect();
+  if (connection == ConnectionUse::OpenAndClose) target.disconnect();
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return report;
 }

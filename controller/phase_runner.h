@@ -50,7 +50,13 @@ class Printer {
   static std::mutex mutex_;
 };
 
-TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id);
+// Whether run_target() connects the target first and disconnects it at the end (one run),
+// or finds it connected and leaves it so (the image pipeline runs one component after
+// another in the same booted root).
+enum class ConnectionUse { OpenAndClose, AlreadyOpen };
+
+TargetReport run_target(Target& target, const RunOptions& options, const std::string& run_id,
+                        ConnectionUse connection = ConnectionUse::OpenAndClose);
 
 const char* exit_code_text(ExitCode code);  // "success", "failed", "unreachable", ...
 

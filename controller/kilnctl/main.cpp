@@ -10,6 +10,8 @@
 #include "agent/sys/stop_signals.h"
 #include "controller/exit_code.h"
 #include "controller/fleet.h"
+#include "controller/image/image_options.h"
+#include "controller/image/pipeline.h"
 #include "controller/options.h"
 #include "controller/phase_runner.h"
 #include "controller/target.h"
@@ -60,11 +62,36 @@ int run_fleet_command(const kiln::ctl::RunOptions& options) {
   return exit_status(fleet_exit_code(codes));
 }
 
+// `kilnctl image build|test`: the image pipeline (controller/image/pipeline.h).
+int run_image_command(const std::vector<std::string>& arguments) {
+  using namespace kiln;
+  image::ParsedImageCommandLine parsed = image::parse_image_command_line(arguments);
+  if (parsed.help && parsed.error.empty()) {
+    std::cout << image::image_help();
+    return 0;
+  }
+  if (!parsed.error.empty()) {
+    std::cerr << "kilnctl: " << parsed.error << "\n";
+    return ctl::to_int(ctl::ExitCode::Usage);
+  }
+  g_stop = &sys::install_stop_signal_handlers();
+  ctl::ExitCode code = ctl::ExitCode::TargetError;
+  try {
+    code = parsed.command == image::ImageCommand::Build ? image::build_image(parsed.options, &g_stop->requested)
+                                                         : image::test_image(parsed.options, &g_stop->requested);
+  } catch (const std::exception& failure) {  // caught so that the roots are powered off and removed
+    std::cerr << "kilnctl: internal error: " << failure.what() << "\n";
+  }
+  return exit_status(code);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace kiln::ctl;
   std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (!arguments.empty() && arguments[0] == "image")
+    return run_image_command(std::vector<std::string>(arguments.begin() + 1, arguments.end()));
   ParsedCommandLine parsed = parse_command_line(arguments);
   if (!parsed.error.empty()) {
     std::cerr << "kilnctl: " << parsed.error << "\n";
