@@ -36,6 +36,8 @@ if $tests; then
   # the Ansible role's test (ansible-core against the loopback sshd); the power-cut test's
   # filesystem (libfuse3, /dev/fuse as root)
   packages+=(ansible-core libfuse3-dev fuse3)
+  # the image pipeline's test: umoci reads the OCI layout kilnctl writes, as a referee
+  packages+=(umoci)
 fi
 if $package; then
   # the static libraries libarchive needs (pkg-config --static libarchive), help2man for the

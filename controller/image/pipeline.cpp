@@ -192,6 +192,14 @@ class Pipeline {
       return ExitCode::Usage;
     }
     if (!options_.instance.empty()) parse_instance_kind(options_.instance, recipe_.instance);
+    auto check = [&](RecipeComponent& component) {
+      if (check_component(recipe_, component, diagnostics)) return true;
+      std::cerr << format_recipe_diagnostics(options_.recipe, diagnostics);
+      return false;
+    };
+    for (auto* list : {&recipe_.components, &recipe_.test_components})
+      for (auto& component : *list)
+        if (!component.is_url && !check(component)) return ExitCode::Usage;
     if (::geteuid() != 0) return usage("kilnctl image build needs root (it unpacks, mounts and boots root filesystems)");
     std::error_code ec;
     for (const char* taken : {"rootfs.tar", "oci", "failed", "image.json"})
@@ -204,11 +212,7 @@ class Pipeline {
     for (auto* list : {&recipe_.components, &recipe_.test_components})
       for (auto& component : *list) {
         ++index;
-        if (component.is_url && !fetch(component, index)) return ExitCode::Usage;
-        if (!check_component(recipe_, component, diagnostics)) {
-          std::cerr << format_recipe_diagnostics(options_.recipe, diagnostics);
-          return ExitCode::Usage;
-        }
+        if (component.is_url && (!fetch(component, index) || !check(component))) return ExitCode::Usage;
       }
     return ExitCode::Success;
   }

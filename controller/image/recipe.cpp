@@ -1,6 +1,8 @@
 #include "controller/image/recipe.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <fstream>
 #include <sstream>
 
@@ -190,10 +192,22 @@ bool load_recipe(const std::string& path, Recipe& recipe, Diagnostics& diagnosti
   for (const auto& problem : check_against_schema(doc.root, recipe_schema(), compiled_recipe_schema(), doc.source_map, "")) {
     SourceLocation location = problem.at_key ? doc.key_at(problem.pointer) : doc.at(problem.pointer);
     if (location.line == 0) location = {path, 1, 1};
-    diagnostics.push_back({Severity::Error, location, problem.message(), problem.hint,
+    std::string message = problem.message(), hint = problem.hint;
+    if (problem.kind == SchemaProblemKind::Other && problem.pointer == "/semanticVersion") {
+      message = "'semanticVersion' must be MAJOR.MINOR.PATCH";
+      hint = "write three whole numbers, e.g. semanticVersion: 1.0.0";
+    } else if (problem.kind == SchemaProblemKind::Other && problem.pointer == "/name") {
+      message = "'name' may hold only letters, digits, '.', '_' and '-' (at most 128, starting with a letter or digit)";
+      hint = "it names the OCI image and its files, e.g. name: web-server";
+    }
+    diagnostics.push_back({Severity::Error, location, std::move(message), std::move(hint),
                            problem.kind == SchemaProblemKind::UnknownKey ? DiagnosticCode::UnknownKey
                                                                          : DiagnosticCode::Schema});
   }
+  std::stable_sort(diagnostics.begin() + static_cast<long>(before), diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.location.line, a.location.column) < std::tie(b.location.line, b.location.column);
+                   });
   if (diagnostics.size() != before) return false;  // the reader below trusts the schema's shapes
   RecipeReader(doc, recipe, diagnostics).read();
   return diagnostics.size() == before;

@@ -36,25 +36,10 @@ using kiln::test::TempDir;
 constexpr const char* kNspawn = "/usr/bin/systemd-nspawn";
 using kiln::test::kDebootstrap;
 using kiln::test::mounts_under;
+using kiln::test::nspawn_processes;
 
 bool have_tools() {
   return kiln::test::have_tool(kDebootstrap) && kiln::test::have_tool(kNspawn);
-}
-
-// Processes whose command line names systemd-nspawn and `root`.
-std::vector<int> nspawn_processes(const std::string& root) {
-  std::vector<int> found;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string command_line = read_file(entry.path().string() + "/cmdline");
-    for (auto& c : command_line)
-      if (c == '\0') c = ' ';
-    if (command_line.find("systemd-nspawn") != std::string::npos && command_line.find(root) != std::string::npos)
-      found.push_back(std::stoi(name));
-  }
-  return found;
 }
 
 // systemd as PID 1, plus kiln's runtime libraries.

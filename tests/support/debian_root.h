@@ -39,6 +39,22 @@ inline std::vector<std::string> mounts_under(const std::string& folder) {
   return found;
 }
 
+// Processes whose command line names systemd-nspawn and `root`.
+inline std::vector<int> nspawn_processes(const std::string& root) {
+  std::vector<int> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string command_line = read_file(entry.path().string() + "/cmdline");
+    for (auto& c : command_line)
+      if (c == '\0') c = ' ';
+    if (command_line.find("systemd-nspawn") != std::string::npos && command_line.find(root) != std::string::npos)
+      found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
 // The tarball kRootCache/<name>.tar of a bookworm minbase root with `packages` included,
 // made the first time (under a lock, so two test processes do not both build it). Its path,
 // or "" when debootstrap failed (its log is printed).
