@@ -15,7 +15,8 @@ install(DIRECTORY schemas/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/schemas)
 # Fleet integrations (docs/fleets.md): the Ansible role and the SSM Command document.
 install(DIRECTORY packaging/ansible/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/ansible)
 install(DIRECTORY packaging/ssm/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kiln/ssm)
-install(FILES examples/hello-world.yml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES examples/hello-world.yml examples/image-recipe.yaml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(DIRECTORY examples/image DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # A template for the boot trigger that `kiln run --reboot-mode system` writes per state
 # directory (agent/sys/reboot.cpp); the packages never enable it.
@@ -71,6 +72,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 # Dependencies computed by dpkg-shlibdeps from the binary (libc6, libcurl4, libssl3, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# `kilnctl image` makes Debian parents with debootstrap and boots roots with systemd-nspawn.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "debootstrap, systemd-container")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${scripts_dir}/deb/postinst ${scripts_dir}/deb/prerm ${scripts_dir}/deb/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -191,6 +191,21 @@ TEST_CASE("kilnctl image: a failing test component leaves no image marked built 
   CHECK(read_file(dir.file("out/failed/FAILED")).find("test.MarkerSaysOther") != std::string::npos);
   CHECK_FALSE(fs::exists(dir.file("out/work")));
   CHECK(mounts_under(dir.path()).empty());
+
+  // A build component that fails: exit 1, no snapshot at all, the step named.
+  TempDir broken;
+  broken.write("fails.yaml",
+               "name: Fails\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Breaks\n"
+               "        action: ExecuteBash\n        inputs:\n          commands:\n            - exit 3\n");
+  const std::string failing = recipe_on(broken, built.image() + "/rootfs.tar", "  - component: fails.yaml\n");
+  auto build_failed = kiln::test::run_kilnctl(build_arguments(failing, broken.file("out")), broken.file("build.out"));
+  INFO(build_failed.output);
+  CHECK(build_failed.exit_code == 1);
+  CHECK(build_failed.output.find("step build.Breaks (fails.yaml:6)") != std::string::npos);
+  CHECK_FALSE(fs::exists(broken.file("out/rootfs.tar")));
+  CHECK_FALSE(fs::exists(broken.file("out/failed")));
+  CHECK_FALSE(fs::exists(broken.file("out/work")));
+  CHECK(read_file(broken.file("out/image.json")).find("\"status\": \"buildFailed\"") != std::string::npos);
 }
 
 TEST_CASE("kilnctl image: SIGINT mid-component leaves nothing mounted, running or on disk" * KILN_NEEDS_ROOT *
