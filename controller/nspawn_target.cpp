@@ -174,7 +174,44 @@ class NspawnTarget final : public Target {
                       "HOME=/root", "LANG=C.UTF-8", "/bin/sh", "-c", command};
     spec.kill_grace = std::chrono::milliseconds(5000);  // kiln records the interruption on SIGTERM
     spec.timeout = timeout;
-    return sys::run_process(spec, sink, cancel_);
+    // When the container shuts down, systemd stops every process in it (SIGSTOP, then
+    // SIGTERM and SIGCONT). nsenter, outside, sees its child stopped and stops itself too
+    // (it mirrors job control), where no SIGCONT reaches it: it never reaps its child, and
+    // the container's systemd-shutdown waits 90 s for that zombie. Stopped nsenters of ours
+    // are continued while a command runs.
+    std::atomic<bool> done{false};
+    std::thread keep_going([&] {
+      while (!done.load()) {
+        continue_stopped_nsenters();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+    sys::ProcessResult result = sys::run_process(spec, sink, cancel_);
+    done = true;
+    keep_going.join();
+    return result;
+  }
+
+  // SIGCONT to every stopped nsenter that is a child of this process.
+  static void continue_stopped_nsenters() {
+    const pid_t self = ::getpid();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::istringstream status(read_text(entry.path().string() + "/status"));
+      std::string line, command, state;
+      pid_t parent = 0;
+      while (std::getline(status, line)) {
+        if (line.rfind("Name:", 0) == 0) command = trim(line.substr(5));
+        if (line.rfind("State:", 0) == 0) state = trim(line.substr(6));
+        if (line.rfind("PPid:", 0) == 0) parent = std::atoi(line.c_str() + 5);
+      }
+      const size_t letter = state.find_first_not_of(" \t");
+      if (parent == self && command.find("nsenter") != std::string::npos && letter != std::string::npos &&
+          state[letter] == 'T')
+        ::kill(std::atoi(name.c_str()), SIGCONT);
+    }
   }
 
   // Processes in the container's PID namespace that do not descend from its PID 1: what

@@ -168,7 +168,10 @@ class Pipeline {
   }
 
   ExitCode make_work_folder() {
-    // A work folder left by a run that was killed: removed (never through a mount).
+    // A work folder left by a run that was killed (SIGKILL): its chroot mounts are kilnctl's
+    // own, detached; then it is removed (never through a mount).
+    if (int detached = detach_mounts_under(work_); detached > 0)
+      out_.line("detached " + std::to_string(detached) + " mounts left under " + work_ + " by an earlier run");
     if (ToolRun removed = remove_tree(work_); !removed.ok) {
       std::cerr << "kilnctl: " << removed.error << "\n";
       return ExitCode::TargetError;

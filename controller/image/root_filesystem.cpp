@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,6 +180,7 @@ ToolRun cached_debootstrap(const std::string& suite, std::vector<std::string> pa
   } else {
     progress("parent: debootstrap --variant=minbase " + suite + " (first time; cached as " + tarball + ")");
     const std::string root = cache_directory + "/" + key + ".building";
+    detach_mounts_under(root);
     if (ToolRun removed = remove_tree(root); !removed.ok) {
       ::close(lock);
       return removed;
@@ -191,6 +193,7 @@ ToolRun cached_debootstrap(const std::string& suite, std::vector<std::string> pa
       std::string all = text.str();
       made.error += "\n  debootstrap.log ends:\n" + all.substr(all.size() > 1500 ? all.size() - 1500 : 0);
     }
+    detach_mounts_under(root);  // debootstrap mounts /proc and /sys in the root; stopped mid-way it leaves them
     if (made.ok) made = pack_root(root, tarball + ".tmp", cancel);
     if (made.ok) fs::rename(tarball + ".tmp", tarball, ec);
     fs::remove(tarball + ".tmp", ec);
@@ -271,6 +274,13 @@ std::vector<std::string> mounts_under(const std::string& folder) {
   while (mounts >> device >> mount_point && std::getline(mounts, rest))
     if (mount_point == prefix || mount_point.rfind(prefix + "/", 0) == 0) found.push_back(mount_point);
   return found;
+}
+
+int detach_mounts_under(const std::string& folder) {
+  std::vector<std::string> mounted = mounts_under(folder);
+  int detached = 0;
+  for (auto it = mounted.rbegin(); it != mounted.rend(); ++it) detached += ::umount2(it->c_str(), MNT_DETACH) == 0;
+  return detached;
 }
 
 ToolRun remove_tree(const std::string& folder) {

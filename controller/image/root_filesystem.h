@@ -63,5 +63,9 @@ ToolRun pack_root(const std::string& root, const std::string& tarball, const std
 std::vector<std::string> mounts_under(const std::string& folder);
 // Removes `folder`; refuses (and says so) while anything is mounted under it.
 ToolRun remove_tree(const std::string& folder);
+// Detaches everything mounted under `folder`, deepest first: for folders that are kilnctl's
+// own (a debootstrap that was stopped mid-way leaves its /proc mounted in the new root; a
+// kilnctl killed with SIGKILL leaves its chroot mounts). Returns how many it detached.
+int detach_mounts_under(const std::string& folder);
 
 }  // namespace kiln::image
