@@ -162,6 +162,7 @@ std::string format_option_help(std::string_view name, char short_name, std::stri
 
 std::string overview_help() {
   return "Usage: kilnctl run --target TARGET --documents LIST [OPTIONS]\n"
+         "  or:  kilnctl image build RECIPE [--output DIR] [OPTIONS]\n"
          "Run kiln component documents on a target (this machine, a chroot, a booted\n"
          "nspawn container, or a host over SSH): upload them, run each phase as its\n"
          "own `kiln run`, reboot the target and resume when the agent asks for it\n"
@@ -170,10 +171,8 @@ std::string overview_help() {
          "\n"
          "Commands:\n"
          "  run                           run phases on a target\n"
-         "  image build RECIPE            build an image: parent, build components,\n"
-         "                                snapshot, test in a fresh root, rootfs tarball\n"
-         "                                and OCI layout (kilnctl image --help)\n"
-         "  image test IMAGE              run test components against an image\n"
+         "  image                         build an image from a recipe, or test one\n"
+         "                                (kilnctl image --help)\n"
          "\n"
          "General:\n"
          "  -h, --help                    show this help (the options: kilnctl run --help)\n"
@@ -185,6 +184,7 @@ std::string overview_help() {
          "  kilnctl run --target nspawn:/srv/roots/bookworm -d build.yml --install ./kiln\n"
          "  kilnctl run --target local -d build.yml -p build,test\n"
          "  kilnctl run --targets hosts.txt --parallel 8 -d build.yml --install ./kiln\n"
+         "  kilnctl image build recipe.yaml --output out\n"
          "\n" +
          std::string(kExitStatus);
 }

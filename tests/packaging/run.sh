@@ -162,6 +162,27 @@ done
    --phases build --work-directory "$work/kilnctl-work" --logs "$work/kilnctl-logs" >"$work/kilnctl.out" 2>&1) ||
   { cat "$work/kilnctl.out"; fail "kilnctl run --target local with the installed kiln"; }
 grep -rq 'Stdout: Hello, world!' "$work"/kilnctl-logs/*/TOE_*/console.log || fail "kilnctl brought back no console.log with the greeting"
+# kilnctl image with the .deb as the agent: installed into the build and test roots by their
+# own dpkg and purged from the snapshot. The parent is the systemd root the nspawn tests
+# cached (it has the package's dependencies); the roots are booted.
+parent=/var/cache/kiln-test/roots/bookworm-minbase+systemd+kiln-runtime.tar
+if [ -f "$parent" ] && command -v systemd-nspawn >/dev/null; then
+  mkdir -p "$work/image"
+  printf 'name: Mark\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: Mark\n        action: ExecuteBash\n        inputs:\n          commands:\n            - kiln --version > /etc/built-by\n' >"$work/image/mark.yaml"
+  printf 'name: Check\nschemaVersion: 1.0\nphases:\n  - name: test\n    steps:\n      - name: Marked\n        action: ExecuteBash\n        inputs:\n          commands:\n            - grep -q "^kiln " /etc/built-by\n' >"$work/image/check.yaml"
+  printf 'name: packaged\nsemanticVersion: 0.1.0\nparentImage: %s\ncomponents:\n  - component: mark.yaml\ntestComponents:\n  - component: check.yaml\n' "$parent" >"$work/image/recipe.yaml"
+  /usr/bin/kilnctl image build "$work/image/recipe.yaml" --output "$work/image/out" --agent "$(realpath "$deb")" >"$work/image.out" 2>&1 ||
+    { cat "$work/image.out"; fail "kilnctl image build with the .deb as the agent"; }
+  grep -q 'install agent' "$work/image.out" && [ -f "$work/image/out/rootfs.tar" ] && [ -f "$work/image/out/oci/index.json" ] ||
+    { cat "$work/image.out"; fail "kilnctl image build wrote no image"; }
+  tar -tf "$work/image/out/rootfs.tar" | grep -qx './usr/bin/kiln' && fail "the snapshot kept the kiln package the build installed"
+  tar -xOf "$work/image/out/rootfs.tar" ./var/lib/dpkg/status | grep -q '^Package: kiln$' && fail "the snapshot's dpkg still lists kiln"
+  echo "kilnctl image build with the .deb: $(grep -o 'success in [0-9.]* s' "$work/image.out" | tail -1)"
+elif [ "${CI:-}" = "true" ]; then
+  fail "kilnctl image with the .deb: no cached systemd root ($parent, made by the nspawn tests) or no systemd-nspawn"
+else
+  echo "SKIPPED: kilnctl image with the .deb: no cached systemd root ($parent, made by the nspawn tests) or no systemd-nspawn"
+fi
 # The editors' schema the package ships is the one the installed binary prints.
 cmp -s <(/usr/bin/kiln schema) /usr/share/kiln/schemas/kiln-component.schema.json || fail "the installed bundled schema differs from kiln schema"
 /usr/bin/kiln --version | grep -Eq '^kiln [0-9.]+ \(commit [0-9a-f]{7}' || fail "kiln --version names no commit: $(/usr/bin/kiln --version)"
