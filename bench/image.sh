@@ -45,6 +45,11 @@ for tool in "$KILN" "$KILNCTL"; do [ -x "$tool" ] || { echo "bench/image.sh: no 
 command -v python3 > /dev/null || { echo "bench/image.sh: needs python3" >&2; exit 2; }
 
 W=$(mktemp -d /var/tmp/kiln-bench-image.XXXXXX)
+# Copies: a rebuild of BUILD_FOLDER during the run must not change what is measured.
+mkdir "$W/bin"
+cp "$KILN" "$KILNCTL" "$W/bin/"
+KILN=$W/bin/kiln
+KILNCTL=$W/bin/kilnctl
 
 # Mount points at or under $1, as /proc/self/mounts lists them (in mount order).
 mounts_under() { awk -v p="$1" '$2 == p || index($2, p "/") == 1 { print $2 }' /proc/self/mounts; }

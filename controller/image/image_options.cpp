@@ -25,7 +25,7 @@ const OptionSpec<ImageOptions> kImageOptions[] = {
      }},
     {"parameters", 0, "N=V,...", "image test: parameter values, passed to kiln as given", "",
      &set_text<&ImageOptions::parameters>},
-    {"agent", 0, "PATH", "the kiln to install in the roots: a kiln binary, or a kiln .deb (installed with the root's dpkg)",
+    {"agent", 0, "PATH", "the kiln to install in the roots: a kiln binary, a kiln .deb (installed with the root's dpkg), or the portable kiln .tar.gz (its bin/kiln)",
      "the kiln beside kilnctl", &set_text<&ImageOptions::agent>},
     {"instance", 0, "KIND",
      "booted (systemd-nspawn --boot: systemd as PID 1, real reboots), chroot (no init), or auto (booted when the "

@@ -119,6 +119,7 @@ class Pipeline {
     }
     if (ExitCode agent = resolve_agent(); agent != ExitCode::Success) return agent;
     if (ExitCode work = make_work_folder(); work != ExitCode::Success) return work;
+    if (ExitCode unpacked = agent_from_tarball(); unpacked != ExitCode::Success) return unpacked;
     ExitCode code = [&] {
       const bool oci = fs::is_directory(options_.image, ec);
       if (!stage("unpack", "-", [&] {
@@ -167,6 +168,23 @@ class Pipeline {
     return ExitCode::Success;
   }
 
+  // The portable tarball (kiln-VERSION-linux-ARCH.tar.gz, for roots without dpkg): its
+  // bin/kiln is taken out and installed as a binary.
+  ExitCode agent_from_tarball() {
+    if (!agent_.ends_with(".tar.gz")) return ExitCode::Success;
+    const std::string folder = work_ + "/agent";
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    ToolRun run = unpack_member(agent_, "*/bin/kiln", folder, cancel_);
+    if (!run.ok || !fs::is_regular_file(folder + "/kiln", ec)) {
+      std::cerr << "kilnctl: " << agent_ << " holds no bin/kiln (give a kiln binary, .deb or portable .tar.gz): "
+                << run.error << "\n";
+      return ExitCode::Usage;
+    }
+    agent_ = folder + "/kiln";
+    return ExitCode::Success;
+  }
+
   ExitCode make_work_folder() {
     // A work folder left by a run that was killed (SIGKILL): its chroot mounts are kilnctl's
     // own, detached; then it is removed (never through a mount).
@@ -211,6 +229,7 @@ class Pipeline {
                      "); remove it or pick another --output (nothing there is overwritten)");
     if (ExitCode agent = resolve_agent(); agent != ExitCode::Success) return agent;
     if (ExitCode work = make_work_folder(); work != ExitCode::Success) return work;
+    if (ExitCode unpacked = agent_from_tarball(); unpacked != ExitCode::Success) return unpacked;
     int index = 0;
     for (auto* list : {&recipe_.components, &recipe_.test_components})
       for (auto& component : *list) {

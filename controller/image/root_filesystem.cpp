@@ -94,6 +94,14 @@ ToolRun unpack_tarball(const std::string& tarball, const std::string& root, cons
                   cancel);
 }
 
+ToolRun unpack_member(const std::string& tarball, const std::string& pattern, const std::string& folder,
+                      const std::atomic<bool>* cancel) {
+  const auto depth = std::count(pattern.begin(), pattern.end(), '/');
+  return run_tool({"tar", "--extract", "--file", tarball, "--directory", folder, "--wildcards",
+                   "--strip-components=" + std::to_string(depth), pattern},
+                  cancel);
+}
+
 ToolRun oci_layers(const std::string& layout, std::vector<std::string>& layers) {
   json index = read_json(layout + "/index.json");
   if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array())

@@ -20,6 +20,11 @@ struct ToolRun {
 // Unpacks a root filesystem tarball (any compression tar knows) into `root` (created).
 ToolRun unpack_tarball(const std::string& tarball, const std::string& root, const std::atomic<bool>* cancel);
 
+// Extracts the one member of `tarball` matching `pattern` (a tar wildcard) into `folder`,
+// without the folders above it.
+ToolRun unpack_member(const std::string& tarball, const std::string& pattern, const std::string& folder,
+                      const std::atomic<bool>* cancel);
+
 // The layer blobs of the one image in an OCI image layout folder, bottom first.
 ToolRun oci_layers(const std::string& layout, std::vector<std::string>& layers);
 // Unpacks every layer of the layout's image into `root`, applying whiteouts.

@@ -137,11 +137,18 @@ TEST_CASE("kilnctl image: the example recipe from debootstrap:bookworm is built,
   CHECK(kiln::test::run_quietly({kUmoci, "ls", "--layout", out + "/oci"}, list_out) == 0);
   CHECK(read_file(list_out).find("1.0.0") != std::string::npos);
 
-  // The rootfs tarball and the OCI layout, each unpacked again, pass the test component.
+  // The rootfs tarball and the OCI layout, each unpacked again, pass the test component; the
+  // second time the agent comes from a tarball shaped as the portable package (TOP/bin/kiln).
   const std::string check = kExamples + "/image/check-image.yaml";
+  fs::create_directories(scratch.file("portable/kiln-0-linux/bin"));
+  fs::copy_file(KILN_BINARY, scratch.file("portable/kiln-0-linux/bin/kiln"));
+  REQUIRE(kiln::test::run_quietly({"/bin/tar", "-C", scratch.file("portable"), "-czf", scratch.file("kiln-0-linux.tar.gz"),
+                                   "kiln-0-linux"},
+                                  scratch.file("tgz.log")) == 0);
   for (const std::string& image : {tarball, out + "/oci"}) {
+    const std::string agent = image == tarball ? std::string(KILN_BINARY) : scratch.file("kiln-0-linux.tar.gz");
     auto tested = kiln::test::run_kilnctl({"image", "test", image, "--components", check, "--parameters",
-                                           "ExpectedGreeting=hello from kiln", "--agent", KILN_BINARY, "--output",
+                                           "ExpectedGreeting=hello from kiln", "--agent", agent, "--output",
                                            scratch.file("test-" + fs::path(image).filename().string())},
                                           scratch.file("test.out"));
     INFO(tested.output);
