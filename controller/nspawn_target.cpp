@@ -14,10 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -179,15 +181,20 @@ class NspawnTarget final : public Target {
     // (it mirrors job control), where no SIGCONT reaches it: it never reaps its child, and
     // the container's systemd-shutdown waits 90 s for that zombie. Stopped nsenters of ours
     // are continued while a command runs.
-    std::atomic<bool> done{false};
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool done = false;
     std::thread keep_going([&] {
-      while (!done.load()) {
-        continue_stopped_nsenters();
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      std::unique_lock lock(mutex);
+      // A /proc scan every 200 ms: cheap even for hours of steps; the end wakes it at once.
+      while (!wake.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) continue_stopped_nsenters();
     });
     sys::ProcessResult result = sys::run_process(spec, sink, cancel_);
-    done = true;
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    wake.notify_one();
     keep_going.join();
     return result;
   }
