@@ -260,11 +260,11 @@ class Pipeline {
       return stage("unpack", "-", [&] { return unpack_oci_layout(recipe_.parent, root("build"), cancel_); });
     std::string tarball = recipe_.parent;
     if (recipe_.parent_kind == ParentKind::Debootstrap) {
-      // systemd so the root can be booted; and what the agent needs to run there.
-      std::vector<std::string> packages{"systemd", "systemd-sysv", "dbus"};
-      for (const auto& package : agent_.ends_with(".deb") ? package_depends(agent_) : runtime_packages(agent_))
-        packages.push_back(package);
       if (!stage("parent", "debootstrap:" + recipe_.parent, [&] {
+            // systemd so the root can be booted; and what the agent needs to run there.
+            std::vector<std::string> packages{"systemd", "systemd-sysv", "dbus"};
+            for (const auto& package : agent_.ends_with(".deb") ? package_depends(agent_) : runtime_packages(agent_))
+              packages.push_back(package);
             return cached_debootstrap(recipe_.parent, packages, options_.mirror, options_.cache_directory, cancel_,
                                       [&](const std::string& text) { out_.line(text); }, tarball);
           }))
@@ -392,7 +392,8 @@ class Pipeline {
           return ToolRun{written.ok, written.error};
         }))
       return stopped(ExitCode::TargetError);
-    if (!options_.keep_work) remove_tree(root("build"));  // its disk space, before the test root is made
+    if (!options_.keep_work)  // its disk space, before the test root is made
+      stage("remove", "build", [&] { return remove_tree(root("build")); });
     if (!stage("unpack", "test", [&] { return unpack_tarball(snapshot + "/rootfs.tar", root("test"), cancel_); }))
       return stopped(ExitCode::TargetError);
     ExitCode tested = test_stage(recipe_.components);
@@ -430,7 +431,7 @@ class Pipeline {
       target->disconnect();
       return ToolRun{true, {}};
     });
-    if (!options_.keep_work) remove_tree(root("test"));
+    if (!options_.keep_work) stage("remove", "test", [&] { return remove_tree(root("test")); });
     return code;
   }
 

@@ -152,17 +152,33 @@ std::vector<std::string> runtime_packages(const std::string& binary) {
     libraries.push_back(line.substr(arrow + 3, line.find(' ', arrow + 3) - arrow - 3));
   }
   if (libraries.empty() || ::access("/usr/bin/dpkg", X_OK) != 0) return {};
+  // One dpkg -S for all of them ("pkg:arch: /path" per line; it exits 1 when one is not
+  // found), then one more for those dpkg knows only under their other usrmerge name.
   std::set<std::string> packages;
-  for (const auto& library : libraries) {
-    std::string owner;
-    if (!run_tool({"dpkg", "-S", library}, nullptr, &owner).ok) {
-      std::error_code ec;  // usrmerge: dpkg may know the file under its other name
-      std::string real = fs::canonical(library, ec).string();
-      if (ec || !run_tool({"dpkg", "-S", real}, nullptr, &owner).ok) continue;
+  auto owners = [&](const std::vector<std::string>& paths) {
+    std::vector<std::string> argv{"dpkg", "-S"};
+    argv.insert(argv.end(), paths.begin(), paths.end());
+    std::string found;
+    run_tool(argv, nullptr, &found);
+    std::set<std::string> owned;
+    std::istringstream lines(found);
+    for (std::string line; std::getline(lines, line);) {
+      auto separator = line.find(": /");
+      if (separator == std::string::npos) continue;
+      std::string package = line.substr(0, line.find(':'));
+      if (!package.empty() && package.find(',') == std::string::npos) packages.insert(package);
+      owned.insert(line.substr(separator + 2));
     }
-    std::string package = owner.substr(0, owner.find(':'));
-    if (!package.empty() && package.find(',') == std::string::npos) packages.insert(package);
+    return owned;
+  };
+  std::set<std::string> owned = owners(libraries);
+  std::vector<std::string> others;
+  for (const auto& library : libraries) {
+    std::error_code ec;
+    std::string real = fs::canonical(library, ec).string();
+    if (!owned.count(library) && !ec && real != library) others.push_back(real);
   }
+  if (!others.empty()) owners(others);
   return {packages.begin(), packages.end()};
 }
 
