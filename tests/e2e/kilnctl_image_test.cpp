@@ -168,7 +168,8 @@ TEST_CASE("kilnctl image: the example recipe from debootstrap:bookworm is built,
 
 TEST_CASE("kilnctl image: a failing test component leaves no image marked built and names component, step and line" *
           KILN_NEEDS_ROOT *
-          KILN_SKIP_UNLESS(have_tools(), "needs debootstrap, systemd-nspawn (systemd-container) and umoci")) {
+          KILN_SKIP_UNLESS(have_tools(), "needs debootstrap, systemd-nspawn (systemd-container) and umoci") *
+          KILN_SKIP_UNLESS(kiln::test::have_tool(kiln::test::kNginx), "needs nginx (nginx-light)")) {
   const BuiltExample& built = built_example();
   REQUIRE(built.exit_code == 0);
   TempDir dir;
@@ -181,9 +182,12 @@ TEST_CASE("kilnctl image: a failing test component leaves no image marked built 
             "            - grep -qx built /etc/marker\n"
             "      - name: MarkerSaysOther\n        action: ExecuteBash\n        inputs:\n          commands:\n"
             "            - grep -qx other /etc/marker\n");
-  const std::string recipe = recipe_on(dir, built.image() + "/rootfs.tar", "  - component: marker.yaml\n",
-                                       "testComponents:\n  - component: expect-other.yaml\n");
+  // The build component comes by URL (nginx on loopback), the test component from a file;
   // testComponents before components: the recipe is valid in any key order.
+  kiln::test::NginxServer nginx;
+  const std::string marker_url = nginx.serve("components/marker.yaml", read_file(dir.file("marker.yaml")));
+  const std::string recipe = recipe_on(dir, built.image() + "/rootfs.tar", "  - component: " + marker_url + "\n",
+                                       "testComponents:\n  - component: expect-other.yaml\n");
   auto result = kiln::test::run_kilnctl(build_arguments(recipe, dir.file("out")), dir.file("build.out"));
   INFO(result.output);
   CHECK(result.exit_code == 14);
@@ -196,6 +200,8 @@ TEST_CASE("kilnctl image: a failing test component leaves no image marked built 
   CHECK(result.output.find("expect-other") != std::string::npos);
   CHECK(result.output.find("step test.MarkerSaysOther (expect-other.yaml:11)") != std::string::npos);
   CHECK(read_file(dir.file("out/failed/FAILED")).find("test.MarkerSaysOther") != std::string::npos);
+  CHECK(nginx.access_log().find("GET /components/marker.yaml 200") != std::string::npos);
+  CHECK(result.output.find("01-marker: success") != std::string::npos);  // fetched and run
   CHECK_FALSE(fs::exists(dir.file("out/work")));
   CHECK(mounts_under(dir.path()).empty());
 
