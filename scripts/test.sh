@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests --package
 scripts/build.sh
-(cd build && ctest --output-on-failure)
+(cd build && ctest --output-on-failure -j "$(nproc)")
 tests/packaging/run.sh

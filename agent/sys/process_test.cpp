@@ -347,7 +347,7 @@ TEST_CASE("process: background grandchildren die when the step exits") {
   MESSAGE("normal exit with background grandchildren: run_process took " << c.wall_ms << " ms");
   CHECK(c.result.exit_code == 0);
   CHECK(c.out == "done\n");
-  CHECK(c.wall_ms < 1000);
+  CHECK(c.wall_ms < 5000);  // not the sleeps' 1011 s; wide: the tests run beside another shard
   CHECK(no_process_with_argument(a));
   CHECK(no_process_with_argument(b));
 }
@@ -380,7 +380,7 @@ TEST_CASE("process: raising the cancel flag stops the child") {
   CHECK_FALSE(c.result.timed_out);
   CHECK(c.result.signal == SIGTERM);
   CHECK(c.wall_ms >= 300);
-  CHECK(c.wall_ms < 1500);
+  CHECK(c.wall_ms < 5000);  // not the sleep's 1031 s
   CHECK(no_process_with_argument(arg));
 }
 
@@ -391,7 +391,7 @@ TEST_CASE("process: a setsid'd grandchild holding stdout does not hang the run")
   MESSAGE("setsid'd grandchild holding stdout: run_process took " << c.wall_ms << " ms");
   CHECK(c.result.exit_code == 0);
   CHECK(c.out == "x\n");
-  CHECK(c.wall_ms < 1200);
+  CHECK(c.wall_ms < 3500);  // the drain gave up well before the escaped sleep's 5 s
   CHECK_FALSE(live_with_argument(arg).empty());  // it did escape: the drain was exercised
   kill_processes_with_argument(arg);
   CHECK(no_process_with_argument(arg));
