@@ -82,7 +82,7 @@ std::string image_help() {
          "\n"
          "Examples:\n"
          "  kilnctl image build examples/image-recipe.yaml --output out\n"
-         "  kilnctl image test out/rootfs.tar --components examples/image/check.yaml\n"
+         "  kilnctl image test out/rootfs.tar --components examples/image/check-image.yaml\n"
          "\n" +
          std::string(kExitStatus);
 }
