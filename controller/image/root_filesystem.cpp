@@ -307,11 +307,30 @@ int detach_mounts_under(const std::string& folder) {
   return detached;
 }
 
+// Processes whose root directory is at or under `folder`: a container (its mounts are in its
+// own namespace, invisible in ours) or a chroot still running there.
+std::vector<std::string> processes_rooted_under(const std::string& folder) {
+  std::vector<std::string> found;
+  const std::string prefix = fs::path(folder).lexically_normal().string();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_error;
+    const std::string root = fs::read_symlink(entry.path() / "root", link_error).string();
+    if (!link_error && (root == prefix || root.rfind(prefix + "/", 0) == 0)) found.push_back(name);
+  }
+  return found;
+}
+
 ToolRun remove_tree(const std::string& folder) {
   std::error_code ec;
   if (!fs::exists(folder, ec)) return {true, {}};
   if (auto mounted = mounts_under(folder); !mounted.empty())
     return failure("not removing " + folder + ": " + mounted.front() + " is still mounted there (umount it, then remove the folder)");
+  if (auto running = processes_rooted_under(folder); !running.empty())
+    return failure("not removing " + folder + ": process " + running.front() +
+                   " still runs in it (a container or chroot of an earlier run; stop it, then run again)");
   fs::remove_all(folder, ec);
   if (ec) return failure("cannot remove " + folder + ": " + ec.message());
   return {true, {}};
