@@ -186,8 +186,8 @@ class NspawnTarget final : public Target {
     bool done = false;
     std::thread keep_going([&] {
       std::unique_lock lock(mutex);
-      // A /proc scan every 200 ms: cheap even for hours of steps; the end wakes it at once.
-      while (!wake.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) continue_stopped_nsenters();
+      // Every 20 ms (a few small reads): the stopped nsenter holds up the container's reboot.
+      while (!wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return done; })) continue_stopped_nsenters();
     });
     sys::ProcessResult result = sys::run_process(spec, sink, cancel_);
     {
@@ -199,27 +199,23 @@ class NspawnTarget final : public Target {
     return result;
   }
 
-  // SIGCONT to every stopped nsenter that is a child of this process.
+  // SIGCONT to every stopped nsenter that is a child of this process. Only our children are
+  // read (/proc/self/task/*/children), so a scan costs a few small reads.
   static void continue_stopped_nsenters() {
-    const pid_t self = ::getpid();
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::istringstream status(read_text(entry.path().string() + "/status"));
-      std::string line, command, state;
-      pid_t parent = 0;
-      while (std::getline(status, line)) {
-        if (line.rfind("Name:", 0) == 0) command = trim(line.substr(5));
-        if (line.rfind("State:", 0) == 0) state = trim(line.substr(6));
-        if (line.rfind("PPid:", 0) == 0) parent = std::atoi(line.c_str() + 5);
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      std::istringstream children(read_text(task.path().string() + "/children"));
+      for (pid_t pid = 0; children >> pid;) {
+        // /proc/PID/stat: "PID (COMM) STATE ...".
+        const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+        const auto close = stat.rfind(')');
+        if (stat.find("(nsenter)") != std::string::npos && close != std::string::npos && close + 2 < stat.size() &&
+            stat[close + 2] == 'T')
+          ::kill(pid, SIGCONT);
       }
-      const size_t letter = state.find_first_not_of(" \t");
-      if (parent == self && command.find("nsenter") != std::string::npos && letter != std::string::npos &&
-          state[letter] == 'T')
-        ::kill(std::atoi(name.c_str()), SIGCONT);
     }
   }
+
 
   // Processes in the container's PID namespace that do not descend from its PID 1: what
   // nsenter started (a kiln still finishing after SIGTERM). systemd's final SIGTERM round
